@@ -1,0 +1,59 @@
+"""Request-scoped dependencies: the runtime, a database session and the authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import ForbiddenError, NotAuthenticatedError
+from app.runtime import Runtime
+from app.security.tokens import InvalidTokenError, Principal, verify_token
+
+_bearer = HTTPBearer(auto_error=False, description="HS256 JWT with sub, account, role, exp (API.md §2)")
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session per request; writers commit explicitly, anything uncommitted is rolled back."""
+    async with runtime.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_principal(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller named by the bearer token; 401 when it is missing or invalid."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise NotAuthenticatedError("A bearer token is required (Authorization: Bearer <token>).")
+    try:
+        return verify_token(runtime.jwt_secret, credentials.credentials)
+    except InvalidTokenError as exc:
+        raise NotAuthenticatedError(str(exc), code="invalid_token") from exc
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: PrincipalDep) -> Principal:
+    """Only admins may change an integration (API.md §2)."""
+    if not principal.is_admin:
+        raise ForbiddenError("This action needs the admin role; your token has the member role.")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]

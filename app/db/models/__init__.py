@@ -1,0 +1,22 @@
+"""All ORM models; importing this package registers every table on `Base.metadata` (for Alembic)."""
+
+from app.db.models.audit import AuditEvent
+from app.db.models.classy_records import Campaign, Donation, RecurringPlan, Registration, Supporter
+from app.db.models.contact import Contact
+from app.db.models.integration import Credential, Integration, OAuthState
+from app.db.models.sync import SyncCursor, SyncRun
+
+__all__ = [
+    "AuditEvent",
+    "Campaign",
+    "Contact",
+    "Credential",
+    "Donation",
+    "Integration",
+    "OAuthState",
+    "RecurringPlan",
+    "Registration",
+    "Supporter",
+    "SyncCursor",
+    "SyncRun",
+]

@@ -1,0 +1,53 @@
+"""The CRM contact: one per email per account, merged from supporters, registrants and purchasers."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Identity, Index, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db.base import Base
+from app.db.models._types import CreatedAt, OptionalClassyId, OptionalText, OptionalTimestamp, UpdatedAt
+
+
+class Contact(Base):
+    """A person; `email_lower` is the merge key (a supporter without email is keyed by its id)."""
+
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index(
+            "uq_contact_account_email_lower",
+            "account",
+            "email_lower",
+            unique=True,
+            postgresql_where=text("email_lower IS NOT NULL"),
+        ),
+        Index(
+            "uq_contact_account_supporter_no_email",
+            "account",
+            "classy_supporter_id",
+            unique=True,
+            postgresql_where=text("email_lower IS NULL"),
+        ),
+        Index("ix_contact_account_updated", "account", "updated_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    account: Mapped[str] = mapped_column(Text, nullable=False)
+    email_lower: Mapped[OptionalText]
+    classy_supporter_id: Mapped[OptionalClassyId]
+    first_name: Mapped[OptionalText]
+    last_name: Mapped[OptionalText]
+    email: Mapped[OptionalText]
+    phone: Mapped[OptionalText]
+    address1: Mapped[OptionalText]
+    address2: Mapped[OptionalText]
+    city: Mapped[OptionalText]
+    state: Mapped[OptionalText]
+    postal_code: Mapped[OptionalText]
+    country: Mapped[OptionalText]
+    email_opt_in: Mapped[bool | None] = mapped_column(Boolean)
+    # Classy's own times for the person (earliest creation, latest update across its sources).
+    classy_created_at: Mapped[OptionalTimestamp]
+    classy_updated_at: Mapped[OptionalTimestamp]
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]

@@ -1,0 +1,51 @@
+"""Domain errors that carry their HTTP status and a machine code; the API renders them as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    """An expected failure with a sentence for the caller (`detail`) and a stable `code`."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str, *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.extra = extra or {}
+
+
+class NotAuthenticatedError(AppError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class ForbiddenError(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class UnprocessableError(AppError):
+    status_code = 422
+    code = "unprocessable"
+
+
+class UpstreamError(AppError):
+    """Classy could not be reached or failed; the request may be retried later."""
+
+    status_code = 502
+    code = "classy_unavailable"

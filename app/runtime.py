@@ -1,0 +1,23 @@
+"""The objects one service process shares: built once in `main`, reached by the API through `request`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.security.crypto import Encryptor
+from app.settings import Settings
+from app.sync.scheduler import SyncScheduler
+
+
+@dataclass
+class Runtime:
+    """Settings, database handles, the encryptor and the scheduler of this process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    encryptor: Encryptor
+    scheduler: SyncScheduler
+    jwt_secret: str = field(repr=False, default="")

@@ -1,0 +1,74 @@
+"""Bearer tokens (API.md section 2): HS256 JWTs carrying user, account and role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import jwt
+
+Role = Literal["admin", "member"]
+ROLES: tuple[Role, ...] = ("admin", "member")
+
+
+class InvalidTokenError(Exception):
+    """The bearer token is missing, malformed, badly signed or expired; the message says which."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user (`sub`), their display name, account (tenant) and role."""
+
+    sub: str
+    account: str
+    role: Role
+    name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def issue_token(
+    secret: str,
+    *,
+    sub: str,
+    account: str,
+    role: Role,
+    name: str | None = None,
+    ttl: timedelta = timedelta(hours=12),
+) -> str:
+    """Sign a token for scripting and tests."""
+    now = datetime.now(UTC)
+    claims: dict[str, object] = {
+        "sub": sub,
+        "account": account,
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    if name:
+        claims["name"] = name
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def verify_token(secret: str, token: str) -> Principal:
+    """Check signature, expiry and claims; raise `InvalidTokenError` with a sentence otherwise."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "account", "role"]}
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidTokenError("The bearer token has expired.") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise InvalidTokenError(f"The bearer token lacks the '{exc.claim}' claim.") from exc
+    except jwt.InvalidTokenError as exc:
+        raise InvalidTokenError("The bearer token is not valid.") from exc
+    role = claims.get("role")
+    sub, account, name = claims.get("sub"), claims.get("account"), claims.get("name")
+    if role not in ROLES:
+        raise InvalidTokenError("The bearer token's role must be 'admin' or 'member'.")
+    if not isinstance(sub, str) or not sub or not isinstance(account, str) or not account:
+        raise InvalidTokenError("The bearer token's 'sub' and 'account' claims must be non-empty strings.")
+    return Principal(sub=sub, account=account, role=role, name=name if isinstance(name, str) else None)

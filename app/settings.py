@@ -1,0 +1,148 @@
+"""Service configuration, read from the environment and `.env` (names fixed by API.md section 1).
+
+Outside `dev`/`demo` the service refuses to start without `JWT_SECRET` and `ENCRYPTION_KEYS`, because a
+made-up secret there would silently make every stored credential unreadable after a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ENVIRONMENTS = frozenset({"dev", "demo", "test"})
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used; the message says which variable and why."""
+
+
+class Settings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    app_env: Literal["dev", "demo", "test", "production"] = Field(default="dev", alias="APP_ENV")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".data"), alias="DATA_DIR")
+    public_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_URL")
+    frontend_url_setting: str | None = Field(default=None, alias="FRONTEND_URL")
+    classy_api_url: str = Field(default="https://api.classy.org/2.0", alias="CLASSY_API_URL")
+    classy_token_url: str = Field(default="https://api.classy.org/oauth2/auth", alias="CLASSY_TOKEN_URL")
+    classy_authorize_url: str = Field(
+        default="https://login.classy.org/authorize", alias="CLASSY_AUTHORIZE_URL"
+    )
+    classy_auth_flow: Literal["client_credentials", "authorization_code"] = Field(
+        default="client_credentials", alias="CLASSY_AUTH_FLOW"
+    )
+    classy_rate_limit_per_minute: int = Field(default=1800, ge=1, alias="CLASSY_RATE_LIMIT_PER_MINUTE")
+    jwt_secret: SecretStr | None = Field(default=None, alias="JWT_SECRET")
+    encryption_keys: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEYS")
+    sync_interval_seconds: int = Field(default=900, ge=1, alias="SYNC_INTERVAL_SECONDS")
+    scheduler_enabled: bool = Field(default=True, alias="SCHEDULER_ENABLED")
+    scheduler_tick_seconds: float = Field(default=2.0, gt=0, alias="SCHEDULER_TICK_SECONDS")
+    sync_concurrency: int = Field(default=4, ge=1, alias="SYNC_CONCURRENCY")
+    sync_lease_seconds: int = Field(default=120, ge=5, alias="SYNC_LEASE_SECONDS")
+    sync_lookback_seconds: int = Field(default=300, ge=0, alias="SYNC_LOOKBACK_SECONDS")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @field_validator("public_url", "classy_api_url", "classy_token_url", "classy_authorize_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _require_secrets_outside_dev(self) -> Settings:
+        if self.app_env in DEV_ENVIRONMENTS:
+            return self
+        missing = [
+            name
+            for name, value in (("JWT_SECRET", self.jwt_secret), ("ENCRYPTION_KEYS", self.encryption_keys))
+            if value is None or not value.get_secret_value().strip()
+        ]
+        if missing:
+            raise ConfigurationError(
+                f"{' and '.join(missing)} must be set when APP_ENV={self.app_env}; "
+                "see .env.example for how to generate them."
+            )
+        return self
+
+    @property
+    def is_dev(self) -> bool:
+        return self.app_env in DEV_ENVIRONMENTS
+
+    @property
+    def frontend_url(self) -> str:
+        return (self.frontend_url_setting or f"{self.public_url}/console").rstrip("/")
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.public_url}/oauth/classy/callback"
+
+    def jwt_secret_value(self) -> str:
+        """The signing secret; in dev/demo a generated one persisted under DATA_DIR."""
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value().strip():
+            return self.jwt_secret.get_secret_value()
+        return _dev_secrets(self.data_dir)["jwt_secret"]
+
+    def encryption_key_ring(self) -> list[tuple[str, bytes]]:
+        """Parsed `ENCRYPTION_KEYS`: `[(key_id, 32 bytes), ...]`, the first one encrypts."""
+        raw = self.encryption_keys.get_secret_value() if self.encryption_keys else ""
+        if not raw.strip():
+            raw = _dev_secrets(self.data_dir)["encryption_keys"]
+        return parse_key_ring(raw)
+
+
+def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
+    """Parse `key_id:base64-32-bytes,...`, naming the entry that is wrong."""
+    ring: list[tuple[str, bytes]] = []
+    for index, entry in enumerate(part.strip() for part in raw.split(",") if part.strip()):
+        key_id, sep, encoded = entry.partition(":")
+        if not sep or not key_id:
+            raise ConfigurationError(f"ENCRYPTION_KEYS entry {index + 1} must look like key_id:base64-key.")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigurationError(f"ENCRYPTION_KEYS key '{key_id}' is not valid base64.") from exc
+        if len(key) != 32:
+            raise ConfigurationError(
+                f"ENCRYPTION_KEYS key '{key_id}' must decode to 32 bytes, not {len(key)}."
+            )
+        ring.append((key_id, key))
+    if not ring:
+        raise ConfigurationError("ENCRYPTION_KEYS holds no key.")
+    return ring
+
+
+def _dev_secrets(data_dir: Path) -> dict[str, str]:
+    """Dev/demo only: generate secrets once and keep them under DATA_DIR so restarts can still decrypt."""
+    path = data_dir / "dev-secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {
+        "jwt_secret": secrets.token_urlsafe(32),
+        "encryption_keys": "dev1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+    }
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race: use its secrets
+        return _dev_secrets(data_dir)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process (tests build their own `Settings` instead)."""
+    return Settings()

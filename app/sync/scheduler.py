@@ -1,0 +1,88 @@
+"""In-process scheduler: an asyncio loop that claims due integrations and syncs them.
+
+Start/stop are idempotent and bounded in time so the service shuts down cleanly on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from app.metrics import SCHEDULER_TICKS
+
+logger = logging.getLogger(__name__)
+
+TickFunction = Callable[["SyncScheduler"], Awaitable[None]]
+
+
+class SyncScheduler:
+    """Runs `tick` every `interval` seconds (or sooner when woken) until stopped."""
+
+    def __init__(self, tick: TickFunction | None, *, interval: float, enabled: bool) -> None:
+        self._tick = tick
+        self.interval = interval
+        self.enabled = enabled
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.last_tick_at: float | None = None
+        self.running_jobs: set[asyncio.Task[None]] = set()
+
+    @property
+    def alive(self) -> bool:
+        """True when disabled on purpose, or when the loop is running and ticked recently."""
+        if not self.enabled:
+            return True
+        if self._task is None or self._task.done():
+            return False
+        return self.last_tick_at is None or time.monotonic() - self.last_tick_at < max(
+            60.0, self.interval * 5
+        )
+
+    def wake(self) -> None:
+        """Make the loop look for work now (after connect/resume/manual sync)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        if self.enabled and self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.create_task(self._loop(), name="sync-scheduler")
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Stop claiming work, let running jobs reach a page boundary, then cancel what is left."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._task, grace_seconds)
+            self._task = None
+        if self.running_jobs:
+            _, pending = await asyncio.wait(self.running_jobs, timeout=grace_seconds)
+            for job in pending:
+                job.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self.last_tick_at = time.monotonic()
+            SCHEDULER_TICKS.inc()
+            if self._tick is not None:
+                try:
+                    await self._tick(self)
+                except Exception:  # the loop must survive any one bad tick
+                    logger.exception("scheduler tick failed")
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
