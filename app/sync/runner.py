@@ -1,16 +1,186 @@
-"""Builds the scheduler with the job that syncs due integrations (filled in by the sync engine)."""
+"""The scheduler's job: claim due integrations through Postgres leases and run their syncs.
+
+Work is claimed with `FOR UPDATE SKIP LOCKED` and a lease with an expiry, so several replicas never
+sync one integration at once and a crashed replica's integration is taken over once its lease runs
+out. A heartbeat keeps the lease while a run waits on Classy (rate limits, retries).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.classy import ClassyAuthError, ClassyError
+from app.db.base import utc_now
+from app.db.models import Integration
+from app.db.repositories import sync_state
+from app.metrics import SYNC_RETRIES, SYNC_RUN_SECONDS, SYNC_RUNNING, SYNC_RUNS
 from app.security.crypto import Encryptor
 from app.settings import Settings
+from app.sync.engine import IntegrationSync, SyncContext, SyncStopped, load_client
 from app.sync.scheduler import SyncScheduler
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay(settings: Settings, failures: int) -> timedelta:
+    """Capped exponential backoff after failed runs: no crash loop, no hammering a broken account."""
+    return timedelta(seconds=min(settings.sync_interval_seconds, 15 * 2 ** min(failures, 10)))
+
+
+async def run_integration(ctx: SyncContext, integration_id: int) -> str:
+    """Run one claimed integration's sync to its end; returns the run's status."""
+    ctx.stop_requested.discard(integration_id)
+    async with ctx.sessionmaker() as session:
+        integration = await sync_state.get_integration(session, integration_id)
+    client = await load_client(ctx, integration_id) if integration is not None else None
+    if integration is None or client is None or integration.status not in sync_state.SYNCABLE_STATUSES:
+        async with ctx.sessionmaker() as session, session.begin():
+            await sync_state.release_lease(session, integration_id=integration_id, worker=ctx.worker)
+        return "skipped"
+    trigger = integration.sync_requested_trigger or "scheduled"
+    async with ctx.sessionmaker() as session, session.begin():
+        run = await sync_state.start_run(
+            session,
+            integration_id=integration_id,
+            organization_id=integration.organization_id,
+            trigger=trigger,
+            worker=ctx.worker,
+        )
+    sync = IntegrationSync(ctx, integration, run.id, client)
+    heartbeat = asyncio.create_task(_heartbeat(ctx, integration_id), name=f"lease-heartbeat-{integration_id}")
+    started = time.monotonic()
+    SYNC_RUNNING.inc()
+    status, error, auth_failed = "succeeded", None, False
+    try:
+        async with client:
+            await sync.run()
+    except SyncStopped as exc:
+        status, error = "cancelled", str(exc)
+    except ClassyAuthError as exc:
+        status, error, auth_failed = "failed", exc.sentence, True
+    except ClassyError as exc:
+        status, error = "failed", exc.sentence
+    except asyncio.CancelledError:
+        status, error = "cancelled", "The service shut down during the sync; it resumes from its checkpoint."
+        raise
+    except Exception:
+        logger.exception("sync run crashed", extra={"integration_id": integration_id})
+        status, error = "failed", "The sync failed unexpectedly; it will be retried."
+    finally:
+        heartbeat.cancel()
+        SYNC_RUNNING.dec()
+        SYNC_RETRIES.inc(client.retry_count)
+        SYNC_RUNS.labels(trigger, status).inc()
+        SYNC_RUN_SECONDS.observe(time.monotonic() - started)
+        finish = _finish(ctx, integration, sync, status=status, error=error, auth_failed=auth_failed)
+        await asyncio.shield(asyncio.ensure_future(finish))
+    logger.info(
+        "sync run finished",
+        extra={
+            "integration_id": integration_id,
+            "status": status,
+            "streams": {name: counts.as_dict() for name, counts in sync.counts.items()},
+        },
+    )
+    return status
+
+
+async def _finish(
+    ctx: SyncContext,
+    integration: Integration,
+    sync: IntegrationSync,
+    *,
+    status: str,
+    error: str | None,
+    auth_failed: bool,
+) -> None:
+    """Record the run's outcome and give the lease back, in one transaction."""
+    now = utc_now()
+    streams = {name: counts.as_dict() for name, counts in sync.counts.items()}
+    async with ctx.sessionmaker() as session, session.begin():
+        await sync_state.update_run(
+            session, sync.run_id, status=status, finished_at=now, error=error, streams=streams
+        )
+        current = await sync_state.get_integration(session, integration.id)
+        changed_meanwhile = current is not None and current.version != integration.version
+        values: dict[str, object] = {}
+        if status == "succeeded":
+            values = {
+                "last_synced_at": now,
+                "last_error": None,
+                "consecutive_failures": 0,
+                "status": case((Integration.status == "error", "connected"), else_=Integration.status),
+                "next_sync_at": now
+                if changed_meanwhile
+                else now + timedelta(seconds=ctx.settings.sync_interval_seconds),
+            }
+            if not changed_meanwhile:
+                values["sync_requested_trigger"] = None
+        elif status == "failed":
+            failures = integration.consecutive_failures + 1
+            values = {
+                "last_error": error,
+                "consecutive_failures": failures,
+                "next_sync_at": now + retry_delay(ctx.settings, failures),
+            }
+            if auth_failed:
+                values["status"] = case(
+                    (Integration.status.in_(sync_state.SYNCABLE_STATUSES), "error"), else_=Integration.status
+                )
+        elif error and "shut down" in error:
+            values = {"next_sync_at": now}
+        await sync_state.release_lease(session, integration_id=integration.id, worker=ctx.worker, **values)
+
+
+async def _heartbeat(ctx: SyncContext, integration_id: int) -> None:
+    """Keep our lease alive while a run is slow (rate limits, retries); stop it if the lease is lost."""
+    interval = max(1.0, ctx.settings.sync_lease_seconds / 3)
+    while True:
+        await asyncio.sleep(interval)
+        with contextlib.suppress(Exception):
+            async with ctx.sessionmaker() as session, session.begin():
+                status = await sync_state.renew_lease(
+                    session,
+                    integration_id=integration_id,
+                    worker=ctx.worker,
+                    lease_seconds=ctx.settings.sync_lease_seconds,
+                )
+            if status is None or status not in sync_state.SYNCABLE_STATUSES:
+                ctx.stop_requested.add(integration_id)
 
 
 def build_scheduler(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], encryptor: Encryptor
 ) -> SyncScheduler:
-    """The process's scheduler; its tick claims and runs due syncs."""
-    return SyncScheduler(None, interval=settings.scheduler_tick_seconds, enabled=settings.scheduler_enabled)
+    """The process's scheduler; each tick claims due integrations up to `SYNC_CONCURRENCY` at once."""
+    scheduler = SyncScheduler(
+        None, interval=settings.scheduler_tick_seconds, enabled=settings.scheduler_enabled
+    )
+    ctx = SyncContext(
+        settings=settings,
+        sessionmaker=sessionmaker,
+        encryptor=encryptor,
+        worker=scheduler.worker_id,
+        stop_requested=scheduler.stop_requested,
+    )
+
+    async def tick(scheduler: SyncScheduler) -> None:
+        free = settings.sync_concurrency - len(scheduler.running_jobs)
+        if free <= 0 or scheduler.stopping:
+            return
+        async with sessionmaker() as session, session.begin():
+            ids = await sync_state.claim_due_integrations(
+                session, worker=ctx.worker, lease_seconds=settings.sync_lease_seconds, limit=free
+            )
+        for integration_id in ids:
+            scheduler.launch(run_integration(ctx, integration_id), name=f"sync-{integration_id}")
+
+    scheduler.set_tick(tick)
+    return scheduler

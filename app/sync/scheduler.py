@@ -12,7 +12,8 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from app.metrics import SCHEDULER_TICKS
 
@@ -33,7 +34,29 @@ class SyncScheduler:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.last_tick_at: float | None = None
-        self.running_jobs: set[asyncio.Task[None]] = set()
+        self.running_jobs: set[asyncio.Task[Any]] = set()
+        # Integrations whose running sync must stop at its next page boundary (pause, disconnect).
+        self.stop_requested: set[int] = set()
+
+    def set_tick(self, tick: TickFunction) -> None:
+        self._tick = tick
+
+    def launch(self, job: Coroutine[Any, Any, Any], *, name: str) -> None:
+        """Run a job in the background; when it ends, look for more work at once."""
+        task = asyncio.create_task(job, name=name)
+        self.running_jobs.add(task)
+
+        def done(finished: asyncio.Task[Any]) -> None:
+            self.running_jobs.discard(finished)
+            if not finished.cancelled() and finished.exception() is not None:
+                logger.error("sync job failed", exc_info=finished.exception())
+            self.wake()
+
+        task.add_done_callback(done)
+
+    def request_stop(self, integration_id: int) -> None:
+        """Ask a running sync of this integration (in this process) to stop at its next page."""
+        self.stop_requested.add(integration_id)
 
     @property
     def alive(self) -> bool:

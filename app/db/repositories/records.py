@@ -1,0 +1,272 @@
+"""Idempotent page upserts of Classy records, and the contact merge and donation linking they feed.
+
+Each function runs inside the caller's transaction: the engine commits a page's rows, the contacts
+they touch and the stream's checkpoint together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.repositories.classy_columns import ResourceMapping
+
+
+@dataclass
+class UpsertOutcome:
+    """What one page did: counts, and the people whose contact must be re-merged."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    emails: set[str] = field(default_factory=set)
+    supporter_ids: set[int] = field(default_factory=set)
+    changed_keys: set[int] = field(default_factory=set)
+
+
+@cache
+def _upsert_sql(mapping: ResourceMapping) -> str:
+    columns = list(mapping.columns)
+    key = mapping.key_column
+    has_people = "email_lower" in mapping.columns
+    supporter_col = (
+        "classy_id"
+        if mapping.table == "supporter"
+        else "classy_supporter_id"
+        if mapping.table == "donation"
+        else None
+    )
+    select_exprs = ", ".join(mapping.columns[c] for c in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*columns, "organization_id", "raw"])
+    returned = ", ".join(
+        [
+            "(xmax = 0) AS inserted",
+            f"{key} AS key",
+            "email_lower" if has_people else "NULL::text AS email_lower",
+            f"{supporter_col} AS supporter_id" if supporter_col else "NULL::bigint AS supporter_id",
+        ]
+    )
+    old_cols = ", ".join(
+        [
+            f"t.{key} AS key",
+            "t.email_lower" if has_people else "NULL::text AS email_lower",
+            f"t.{supporter_col} AS supporter_id" if supporter_col else "NULL::bigint AS supporter_id",
+        ]
+    )
+    return f"""
+WITH src AS (
+    SELECT DISTINCT ON (k) k, r FROM (
+        SELECT (r->>'id')::bigint AS k, r, ord FROM jsonb_array_elements(CAST(:records AS jsonb))
+            WITH ORDINALITY AS e(r, ord)
+    ) s ORDER BY k, ord DESC
+),
+old AS (
+    SELECT {old_cols} FROM {mapping.table} t
+    WHERE t.account = :account AND t.{key} IN (SELECT k FROM src)
+),
+written AS (
+    INSERT INTO {mapping.table} (account, organization_id, {key}, {", ".join(columns)}, raw, synced_at)
+    SELECT :account, :organization_id, k, {select_exprs}, r, now() FROM src
+    ON CONFLICT (account, {key}) DO UPDATE SET {updates}, synced_at = now()
+    WHERE {mapping.table}.raw IS DISTINCT FROM EXCLUDED.raw
+       OR {mapping.table}.organization_id IS DISTINCT FROM EXCLUDED.organization_id
+    RETURNING {returned}
+)
+SELECT w.inserted, w.key, w.email_lower, w.supporter_id, o.email_lower AS old_email_lower,
+       o.supporter_id AS old_supporter_id, (SELECT count(*) FROM src) AS total
+FROM written w LEFT JOIN old o ON o.key = w.key
+"""
+
+
+async def upsert_page(
+    session: AsyncSession,
+    mapping: ResourceMapping,
+    *,
+    account: str,
+    organization_id: int,
+    records: list[dict[str, Any]],
+) -> UpsertOutcome:
+    """Insert new records, update changed ones, leave identical ones untouched; count each kind."""
+    outcome = UpsertOutcome()
+    if not records:
+        return outcome
+    payload = orjson.dumps(records).decode()
+    result = await session.execute(
+        text(_upsert_sql(mapping)),
+        {"records": payload, "account": account, "organization_id": organization_id},
+    )
+    total = len({r.get("id") for r in records})
+    for row in result:
+        if row.inserted:
+            outcome.inserted += 1
+        else:
+            outcome.updated += 1
+        for email in (row.email_lower, row.old_email_lower):
+            if email:
+                outcome.emails.add(email)
+        for supporter_id in (row.supporter_id, row.old_supporter_id):
+            if supporter_id is not None:
+                outcome.supporter_ids.add(supporter_id)
+        outcome.changed_keys.add(row.key)
+    outcome.unchanged = total - outcome.inserted - outcome.updated
+    return outcome
+
+
+_PERSON_FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address1",
+    "address2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "email_opt_in",
+)
+# Registrants bring only name, email and postal code (API.md, "Synced data").
+_REGISTRANT_FIELDS = frozenset({"first_name", "last_name", "email", "postal_code"})
+
+
+def _source_select(table: str, prio: int, updated: str, created: str, supporter: str, where: str) -> str:
+    fields = ", ".join(
+        f
+        if table != "registration" or f in _REGISTRANT_FIELDS
+        else f"NULL::{'boolean' if f == 'email_opt_in' else 'text'}"
+        for f in _PERSON_FIELDS
+    )
+    return (
+        f"SELECT email_lower, {prio} AS prio, {updated} AS upd, {created} AS crt, "
+        f"{supporter} AS supporter_id, {fields} FROM {table} WHERE account = :account AND {where}"
+    )
+
+
+def _pick(column: str) -> str:
+    # Supporters first, then the most recently updated source; the first non-null value wins.
+    return f"(array_agg({column} ORDER BY prio, upd DESC NULLS LAST) FILTER (WHERE {column} IS NOT NULL))[1]"
+
+
+_MERGED = ", ".join(_pick(f) + f" AS {f}" for f in _PERSON_FIELDS)
+_CONTACT_COLUMNS = ", ".join(_PERSON_FIELDS)
+_CONTACT_UPDATES = ", ".join(f"{f} = EXCLUDED.{f}" for f in (*_PERSON_FIELDS, "classy_supporter_id"))
+_COMPARED = (*_PERSON_FIELDS, "classy_supporter_id", "classy_created_at", "classy_updated_at")
+_CONTACT_CHANGED = (
+    f"({', '.join('contact.' + f for f in _COMPARED)}) IS DISTINCT FROM "
+    f"({', '.join('EXCLUDED.' + f for f in _COMPARED)})"
+)
+_BY_EMAIL = "email_lower = ANY(:emails)"
+_SOURCES = " UNION ALL ".join(
+    [
+        _source_select("supporter", 0, "classy_updated_at", "classy_created_at", "classy_id", _BY_EMAIL),
+        _source_select(
+            "registration",
+            1,
+            "coalesce(classy_updated_at, classy_created_at)",
+            "classy_created_at",
+            "NULL::bigint",
+            _BY_EMAIL,
+        ),
+        _source_select(
+            "donation",
+            1,
+            "coalesce(updated_at, created_at)",
+            "created_at",
+            "NULL::bigint",
+            f"{_BY_EMAIL} AND classy_supporter_id IS NULL",
+        ),
+    ]
+)
+
+_MERGE_BY_EMAIL = f"""
+WITH sources AS ({_SOURCES})
+INSERT INTO contact (account, email_lower, classy_supporter_id, {_CONTACT_COLUMNS},
+                     classy_created_at, classy_updated_at, created_at, updated_at)
+SELECT :account, email_lower, {_pick("supporter_id")}, {_MERGED}, min(crt), max(upd), now(), now()
+FROM sources GROUP BY email_lower
+ON CONFLICT (account, email_lower) WHERE email_lower IS NOT NULL DO UPDATE SET
+    {_CONTACT_UPDATES}, classy_created_at = EXCLUDED.classy_created_at,
+    classy_updated_at = EXCLUDED.classy_updated_at, updated_at = now()
+WHERE {_CONTACT_CHANGED}
+"""
+
+_MERGE_SUPPORTERS_WITHOUT_EMAIL = f"""
+INSERT INTO contact (account, email_lower, classy_supporter_id, {_CONTACT_COLUMNS},
+                     classy_created_at, classy_updated_at, created_at, updated_at)
+SELECT :account, NULL, classy_id, {_CONTACT_COLUMNS}, classy_created_at, classy_updated_at, now(), now()
+FROM supporter WHERE account = :account AND classy_id = ANY(:supporter_ids) AND email_lower IS NULL
+ON CONFLICT (account, classy_supporter_id) WHERE email_lower IS NULL DO UPDATE SET
+    {_CONTACT_UPDATES}, classy_created_at = EXCLUDED.classy_created_at,
+    classy_updated_at = EXCLUDED.classy_updated_at, updated_at = now()
+WHERE {_CONTACT_CHANGED}
+"""
+
+_LINK_DONATIONS = """
+UPDATE donation d SET contact_id = link.contact_id
+FROM (
+    SELECT d2.id, coalesce(by_supporter_email.id, by_supporter_id.id, by_own_email.id) AS contact_id
+    FROM donation d2
+    LEFT JOIN supporter s ON s.account = d2.account AND s.classy_id = d2.classy_supporter_id
+    LEFT JOIN contact by_supporter_email
+        ON by_supporter_email.account = d2.account AND by_supporter_email.email_lower = s.email_lower
+    LEFT JOIN contact by_supporter_id
+        ON by_supporter_id.account = d2.account AND by_supporter_id.email_lower IS NULL
+        AND by_supporter_id.classy_supporter_id = s.classy_id AND s.email_lower IS NULL
+    LEFT JOIN contact by_own_email
+        ON by_own_email.account = d2.account AND by_own_email.email_lower = d2.email_lower
+        AND s.classy_id IS NULL
+    WHERE d2.account = :account
+      AND (d2.classy_supporter_id = ANY(:supporter_ids) OR d2.email_lower = ANY(:emails)
+           OR d2.classy_transaction_id = ANY(:transaction_ids))
+) link
+WHERE d.id = link.id AND d.contact_id IS DISTINCT FROM link.contact_id
+"""
+
+_DELETE_ORPHANS = """
+DELETE FROM contact c
+WHERE c.account = :account AND (
+    (c.email_lower = ANY(:emails)
+     AND NOT EXISTS (SELECT 1 FROM supporter s
+                     WHERE s.account = c.account AND s.email_lower = c.email_lower)
+     AND NOT EXISTS (SELECT 1 FROM registration r
+                     WHERE r.account = c.account AND r.email_lower = c.email_lower)
+     AND NOT EXISTS (SELECT 1 FROM donation d
+                     WHERE d.account = c.account AND d.email_lower = c.email_lower
+                     AND d.classy_supporter_id IS NULL))
+    OR
+    (c.email_lower IS NULL AND c.classy_supporter_id = ANY(:supporter_ids)
+     AND NOT EXISTS (SELECT 1 FROM supporter s WHERE s.account = c.account
+                     AND s.classy_id = c.classy_supporter_id AND s.email_lower IS NULL))
+)
+"""
+
+
+async def refresh_people(
+    session: AsyncSession,
+    *,
+    account: str,
+    emails: set[str],
+    supporter_ids: set[int],
+    transaction_ids: set[int],
+) -> None:
+    """Re-merge the contacts these records touch, re-link their donations, drop contacts left empty."""
+    if not (emails or supporter_ids or transaction_ids):
+        return
+    params = {
+        "account": account,
+        "emails": sorted(emails),
+        "supporter_ids": sorted(supporter_ids),
+        "transaction_ids": sorted(transaction_ids),
+    }
+    if emails:
+        await session.execute(text(_MERGE_BY_EMAIL), params)
+    if supporter_ids:
+        await session.execute(text(_MERGE_SUPPORTERS_WITHOUT_EMAIL), params)
+    await session.execute(text(_LINK_DONATIONS), params)
+    if emails or supporter_ids:
+        await session.execute(text(_DELETE_ORPHANS), params)

@@ -1,0 +1,163 @@
+"""Leases, cursors and run records of the sync engine (all SQL of the scheduler lives here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utc_now
+from app.db.models import Integration, SyncCursor, SyncRun
+
+SYNCABLE_STATUSES = ("connected", "error")
+INTERRUPTED = (
+    "The worker running this sync stopped before it finished; the next run resumes from its checkpoint."
+)
+
+_CLAIM = text(
+    """
+WITH due AS (
+    SELECT id FROM integration
+    WHERE status IN ('connected', 'error')
+      AND coalesce(next_sync_at, '-infinity') <= now()
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+    ORDER BY next_sync_at NULLS FIRST
+    FOR UPDATE SKIP LOCKED
+    LIMIT :limit
+)
+UPDATE integration i
+SET lease_owner = :worker, lease_expires_at = now() + make_interval(secs => :lease_seconds)
+FROM due WHERE i.id = due.id
+RETURNING i.id
+"""
+)
+
+
+async def claim_due_integrations(
+    session: AsyncSession, *, worker: str, lease_seconds: int, limit: int
+) -> list[int]:
+    """Lease up to `limit` due integrations to `worker`; a crashed worker's expired lease is taken over."""
+    ids = [
+        row.id
+        for row in await session.execute(
+            _CLAIM, {"worker": worker, "lease_seconds": lease_seconds, "limit": limit}
+        )
+    ]
+    if ids:
+        await session.execute(
+            update(SyncRun)
+            .where(SyncRun.integration_id.in_(ids), SyncRun.status == "running")
+            .values(status="failed", error=INTERRUPTED, finished_at=utc_now())
+        )
+    return ids
+
+
+async def renew_lease(
+    session: AsyncSession, *, integration_id: int, worker: str, lease_seconds: int
+) -> str | None:
+    """Extend our lease and return the integration's status; None when the lease is no longer ours."""
+    result = await session.execute(
+        update(Integration)
+        .where(Integration.id == integration_id, Integration.lease_owner == worker)
+        .values(lease_expires_at=utc_now() + timedelta(seconds=lease_seconds))
+        .returning(Integration.status)
+    )
+    return result.scalar_one_or_none()
+
+
+async def release_lease(session: AsyncSession, *, integration_id: int, worker: str, **values: Any) -> bool:
+    """Give the lease back, setting `values` on the integration; False when it was not ours any more."""
+    result = await session.execute(
+        update(Integration)
+        .where(Integration.id == integration_id, Integration.lease_owner == worker)
+        .values(lease_owner=None, lease_expires_at=None, **values)
+        .returning(Integration.id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def get_integration(session: AsyncSession, integration_id: int) -> Integration | None:
+    return await session.get(Integration, integration_id, populate_existing=True)
+
+
+async def get_cursor(
+    session: AsyncSession, *, integration_id: int, organization_id: int, stream: str
+) -> SyncCursor | None:
+    return await session.get(SyncCursor, (integration_id, organization_id, stream), populate_existing=True)
+
+
+@dataclass(frozen=True)
+class CursorPosition:
+    """The checkpoint columns of a cursor."""
+
+    window_start: datetime | None
+    window_end: datetime | None
+    position_ts: datetime | None
+    position_id: int | None
+    block_pass: int | None
+    block_page: int | None
+    completed_through: datetime | None
+
+
+async def save_cursor(
+    session: AsyncSession, *, integration_id: int, organization_id: int, stream: str, position: CursorPosition
+) -> None:
+    """Write the stream's checkpoint (inside the transaction of the rows it covers)."""
+    cursor = await get_cursor(
+        session, integration_id=integration_id, organization_id=organization_id, stream=stream
+    )
+    if cursor is None:
+        cursor = SyncCursor(integration_id=integration_id, organization_id=organization_id, stream=stream)
+        session.add(cursor)
+    cursor.window_start = position.window_start
+    cursor.window_end = position.window_end
+    cursor.position_ts = position.position_ts
+    cursor.position_id = position.position_id
+    cursor.block_page = position.block_page
+    cursor.state = {"block_pass": position.block_pass} if position.block_pass is not None else {}
+    cursor.completed_through = position.completed_through
+    await session.flush()
+
+
+def cursor_position(cursor: SyncCursor) -> CursorPosition:
+    block_pass = cursor.state.get("block_pass") if cursor.state else None
+    return CursorPosition(
+        window_start=cursor.window_start,
+        window_end=cursor.window_end,
+        position_ts=cursor.position_ts,
+        position_id=cursor.position_id,
+        block_pass=int(block_pass) if block_pass is not None else None,
+        block_page=cursor.block_page,
+        completed_through=cursor.completed_through,
+    )
+
+
+async def start_run(
+    session: AsyncSession, *, integration_id: int, organization_id: int | None, trigger: str, worker: str
+) -> SyncRun:
+    run = SyncRun(
+        integration_id=integration_id,
+        organization_id=organization_id,
+        trigger=trigger,
+        status="running",
+        streams={},
+        worker=worker,
+        started_at=utc_now(),
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def update_run(session: AsyncSession, run_id: int, **values: Any) -> None:
+    await session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
+
+
+async def running_run_ids(session: AsyncSession, integration_id: int) -> list[int]:
+    rows = await session.execute(
+        select(SyncRun.id).where(SyncRun.integration_id == integration_id, SyncRun.status == "running")
+    )
+    return list(rows.scalars())

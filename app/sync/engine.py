@@ -1,0 +1,278 @@
+"""One sync run of one integration: every stream of its organization, page by page, checkpointed.
+
+Each page's rows, the contacts they touch, the stream's checkpoint, the run's live counts and our
+lease renewal are committed in one transaction. A crash loses at most the page in flight; the next
+run (here or on another replica, once the lease expires) resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.classy import ClassyClient, Page
+from app.classy.ratelimit import limiter_for
+from app.classy.tokens import Token
+from app.db.base import utc_now
+from app.db.models import Integration
+from app.db.repositories import sync_state
+from app.db.repositories.credentials import load_credentials, store_tokens
+from app.db.repositories.records import refresh_people, upsert_page
+from app.metrics import SYNC_PAGES, SYNC_RECORDS
+from app.security.crypto import Encryptor
+from app.settings import Settings
+from app.sync.prefetch import prefetch
+from app.sync.streams import STREAMS, Stream
+from app.sync.window import SORT, Batch, Checkpoint, WindowReader, read_null_block
+
+logger = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PER_PAGE = 100
+
+
+class SyncStopped(Exception):
+    """The integration was paused or disconnected, or our lease was lost: stop at this page boundary."""
+
+
+@dataclass
+class StreamCounts:
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "fetched": self.fetched,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass
+class SyncContext:
+    """What a run needs from the process: settings, database and secrets."""
+
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    encryptor: Encryptor
+    worker: str
+    stop_requested: set[int] = field(default_factory=set)
+
+
+class IntegrationSync:
+    """Syncs one leased integration; `run()` reads every stream and records the outcome."""
+
+    def __init__(self, ctx: SyncContext, integration: Integration, run_id: int, client: ClassyClient) -> None:
+        self.ctx = ctx
+        self.integration_id = integration.id
+        self.account = integration.account
+        self.organization_id = int(integration.organization_id or 0)
+        self.history_floor_at = integration.history_floor_at
+        self.run_id = run_id
+        self.client = client
+        self.counts: dict[str, StreamCounts] = {}
+        self.run_started = utc_now().replace(microsecond=0)
+
+    async def run(self) -> None:
+        for stream in STREAMS:
+            self.counts[stream.name] = StreamCounts()
+            await self._sync_stream(stream)
+
+    async def _sync_stream(self, stream: Stream) -> None:
+        if stream.nullable_updated_at:
+            await self._read_nulls(stream)
+        while True:
+            checkpoint = await self._open_window(stream)
+            if checkpoint is None:
+                return
+            reader = WindowReader(self._fetcher(stream), checkpoint)
+            async for batch in prefetch(reader.batches()):
+                await self._commit(stream, batch.records, batch)
+            await self._close_window(stream, checkpoint.window_end)
+
+    async def _open_window(self, stream: Stream) -> Checkpoint | None:
+        """The window to read next: an interrupted one, else from the last completed end up to now."""
+        async with self.ctx.sessionmaker() as session:
+            cursor = await sync_state.get_cursor(
+                session,
+                integration_id=self.integration_id,
+                organization_id=self.organization_id,
+                stream=stream.name,
+            )
+        if cursor is not None and cursor.window_start is not None and cursor.window_end is not None:
+            position = sync_state.cursor_position(cursor)
+            return Checkpoint(
+                window_start=cursor.window_start,
+                window_end=cursor.window_end,
+                position_ts=position.position_ts,
+                position_id=position.position_id,
+                block_pass=position.block_pass,
+                block_page=position.block_page,
+            )
+        completed = cursor.completed_through if cursor is not None else None
+        if completed is not None and completed >= self.run_started:
+            return None
+        lookback = timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
+        if completed is not None:
+            start = completed - lookback
+        elif self.history_floor_at is not None:
+            # Reconnected to another organization: its records since then, never its older history.
+            start = self.history_floor_at - lookback
+        else:
+            start = EPOCH
+        return Checkpoint(window_start=start, window_end=self.run_started)
+
+    async def _close_window(self, stream: Stream, window_end: datetime) -> None:
+        async with self.ctx.sessionmaker() as session, session.begin():
+            await self._renew_lease(session)
+            await sync_state.save_cursor(
+                session,
+                integration_id=self.integration_id,
+                organization_id=self.organization_id,
+                stream=stream.name,
+                position=sync_state.CursorPosition(None, None, None, None, None, None, window_end),
+            )
+
+    def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
+        path = stream.path(self.organization_id)
+
+        async def fetch(page: int, flt: str | None) -> Page:
+            self._check_stop()
+            result = await self.client.get_page(
+                path, page=page, per_page=PER_PAGE, filter=flt, sort=SORT, with_=stream.with_
+            )
+            SYNC_PAGES.labels(stream.name).inc()
+            return result
+
+        return fetch
+
+    async def _read_nulls(self, stream: Stream) -> None:
+        path = stream.path(self.organization_id)
+
+        async def fetch(page: int, per_page: int) -> Page:
+            self._check_stop()
+            return await self.client.get_page(
+                path, page=page, per_page=per_page, sort=SORT, with_=stream.with_
+            )
+
+        async for records in read_null_block(fetch, per_page=PER_PAGE):
+            await self._commit(stream, records, None)
+
+    def _check_stop(self) -> None:
+        if self.integration_id in self.ctx.stop_requested:
+            raise SyncStopped("The integration was paused or disconnected.")
+
+    async def _renew_lease(self, session: AsyncSession) -> None:
+        status = await sync_state.renew_lease(
+            session,
+            integration_id=self.integration_id,
+            worker=self.ctx.worker,
+            lease_seconds=self.ctx.settings.sync_lease_seconds,
+        )
+        if status is None:
+            raise SyncStopped("Another worker took over this integration's sync.")
+        if status not in sync_state.SYNCABLE_STATUSES:
+            raise SyncStopped(f"The integration is {status}.")
+
+    async def _commit(self, stream: Stream, records: list[dict[str, Any]], batch: Batch | None) -> None:
+        """Upsert one page and move its checkpoint, in one transaction."""
+        counts = self.counts[stream.name]
+        async with self.ctx.sessionmaker() as session, session.begin():
+            await self._renew_lease(session)
+            outcome = await upsert_page(
+                session,
+                stream.mapping,
+                account=self.account,
+                organization_id=self.organization_id,
+                records=records,
+            )
+            if stream.feeds_contacts and (outcome.inserted or outcome.updated):
+                await refresh_people(
+                    session,
+                    account=self.account,
+                    emails=outcome.emails,
+                    supporter_ids=outcome.supporter_ids,
+                    transaction_ids=outcome.changed_keys if stream.name == "transactions" else set(),
+                )
+            if batch is not None:
+                cp = batch.checkpoint
+                await sync_state.save_cursor(
+                    session,
+                    integration_id=self.integration_id,
+                    organization_id=self.organization_id,
+                    stream=stream.name,
+                    position=sync_state.CursorPosition(
+                        cp.window_start,
+                        cp.window_end,
+                        cp.position_ts,
+                        cp.position_id,
+                        cp.block_pass,
+                        cp.block_page,
+                        None,
+                    ),
+                )
+            counts.fetched += len(records)
+            counts.inserted += outcome.inserted
+            counts.updated += outcome.updated
+            counts.unchanged += outcome.unchanged
+            await sync_state.update_run(
+                session, self.run_id, streams={name: c.as_dict() for name, c in self.counts.items()}
+            )
+        for outcome_name, value in (
+            ("inserted", outcome.inserted),
+            ("updated", outcome.updated),
+            ("unchanged", outcome.unchanged),
+        ):
+            if value:
+                SYNC_RECORDS.labels(stream.name, outcome_name).inc(value)
+
+
+def make_client(
+    ctx: SyncContext, integration_id: int, client_id: str, client_secret: str, token: Token | None
+) -> ClassyClient:
+    """A Classy client whose renewed tokens are stored (encrypted) for the next run."""
+
+    async def keep_token(new: Token) -> None:
+        async with ctx.sessionmaker() as session, session.begin():
+            await store_tokens(
+                session,
+                ctx.encryptor,
+                integration_id=integration_id,
+                access_token=new.access_token,
+                refresh_token=new.refresh_token,
+                token_expires_at=new.expires_at,
+            )
+
+    settings = ctx.settings
+    return ClassyClient(
+        client_id=client_id,
+        client_secret=client_secret,
+        api_url=settings.classy_api_url,
+        token_url=settings.classy_token_url,
+        token=token,
+        on_token=keep_token,
+        limiter=limiter_for(client_id, settings.classy_rate_limit_per_minute),
+    )
+
+
+async def load_client(ctx: SyncContext, integration_id: int) -> ClassyClient | None:
+    async with ctx.sessionmaker() as session:
+        credentials = await load_credentials(session, ctx.encryptor, integration_id)
+    if credentials is None:
+        return None
+    token = None
+    if credentials.access_token:
+        token = Token(
+            access_token=credentials.access_token,
+            expires_at=credentials.token_expires_at,
+            refresh_token=credentials.refresh_token,
+        )
+    return make_client(ctx, integration_id, credentials.client_id, credentials.client_secret, token)

@@ -1,0 +1,183 @@
+"""Reading one `updated_at` window of a Classy list completely while it changes under us.
+
+Classy pages by offset. Read naively, a record updated while we page moves to the end of the list and
+every later record shifts one place forward, so one record at the next page boundary is never seen.
+This reader never trusts a page number across changes (design/READING_A_CHANGING_COLLECTION.md):
+
+* sort by `updated_at:asc,id:asc`, filter `updated_at>=lower_bound`, and after each page **re-anchor**:
+  the next request is page 1 of `updated_at>=<last ts seen>`, dropping keys already committed;
+* when a whole page shares the lower bound's second (a bulk import), re-anchoring cannot move, so the
+  block is walked by page number and then **walked once more**, taking ids not seen yet: records only
+  ever leave a block (an update moves them past the window end or later in it), so the second pass
+  catches whatever a departure shifted past us; then the read continues with `updated_at>` the block;
+* the window ends at the run's start: records changed after it are the next run's work.
+
+Records whose `updated_at` is null (allowed on transactions) never match a date filter; they are read
+as a block of their own (no filter, sorted so that nulls come first).
+Each yielded batch carries the checkpoint to commit with its records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from app.classy import Page
+from app.classy.query import condition
+from app.classy.timestamps import parse_timestamp
+
+SORT = "updated_at:asc,id:asc"
+Fetch = Callable[[int, str | None], Awaitable[Page]]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a window's read stands; committed with the records read before it."""
+
+    window_start: datetime
+    window_end: datetime
+    position_ts: datetime | None = None
+    position_id: int | None = None
+    # Set while walking a block of one second: which pass (1 or 2) and the last page number read.
+    block_pass: int | None = None
+    block_page: int | None = None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Records to upsert (possibly none) and the checkpoint that is true once they are committed."""
+
+    records: list[dict[str, Any]]
+    checkpoint: Checkpoint
+    fetched: int
+
+
+def record_ts(record: dict[str, Any]) -> datetime | None:
+    """The record's `updated_at`, or None when Classy sent null/absent/unparseable."""
+    value = record.get("updated_at")
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None
+
+
+def _id(record: dict[str, Any]) -> int:
+    return int(record["id"])
+
+
+class WindowReader:
+    """Yields batches of one window `[window_start, window_end)` in key order, resumable from a checkpoint."""
+
+    def __init__(self, fetch: Fetch, checkpoint: Checkpoint) -> None:
+        self._fetch = fetch
+        self._cp = checkpoint
+
+    def _after_position(self, ts: datetime, id_: int) -> bool:
+        cp = self._cp
+        if cp.position_ts is None or cp.position_id is None:
+            return True
+        return (ts, id_) > (cp.position_ts, cp.position_id)
+
+    async def batches(self) -> AsyncIterator[Batch]:
+        cp = self._cp
+        if cp.block_pass and cp.position_ts is not None:
+            async for batch in self._walk_block(cp.position_ts, first_page_ids=None):
+                yield batch
+        while True:
+            lower = self._cp.position_ts or self._cp.window_start
+            strict = self._cp.block_pass == 0  # 0 marks "block finished: continue strictly after it"
+            page = await self._fetch(1, condition("updated_at", ">" if strict else ">=", lower))
+            records = page.data
+            keyed = [(record_ts(r), r) for r in records]
+            take = [
+                r
+                for ts, r in keyed
+                if ts is not None and ts < self._cp.window_end and self._after_position(ts, _id(r))
+            ]
+            reached_end = page.is_last or any(ts is not None and ts >= self._cp.window_end for ts, _ in keyed)
+            if take:
+                last = take[-1]
+                last_ts = record_ts(last)
+                self._cp = replace(
+                    self._cp, position_ts=last_ts, position_id=_id(last), block_pass=None, block_page=None
+                )
+            yield Batch(take, self._cp, len(records))
+            if reached_end or not records:
+                return
+            timestamps = [ts for ts, _ in keyed if ts is not None]
+            if timestamps and max(timestamps) > lower:
+                continue  # re-anchor on the last key
+            # The whole page shares the lower bound's second: walk that block by page number.
+            async for batch in self._walk_block(lower, first_page_ids={_id(r) for r in records}):
+                yield batch
+
+    async def _walk_block(
+        self, block_ts: datetime, *, first_page_ids: set[int] | None
+    ) -> AsyncIterator[Batch]:
+        """Two passes over the records stamped `block_ts`; afterwards continue strictly after it.
+
+        `first_page_ids` are the ids of page 1, just read by the caller; None means we resume a walk
+        from the checkpoint (its seen-set is gone, so pass 2 re-takes everything: harmless upserts).
+        """
+        seen: set[int] = set(first_page_ids or ())
+        if first_page_ids is None:
+            start_pass, start_page = self._cp.block_pass or 1, (self._cp.block_page or 0) + 1
+        else:
+            start_pass, start_page = 1, 2
+        flt = condition("updated_at", ">=", block_ts)
+        for pass_number in (1, 2):
+            if pass_number < start_pass:
+                continue
+            page_number = start_page if pass_number == start_pass else 1
+            while True:
+                page = await self._fetch(page_number, flt)
+                in_block = [r for r in page.data if record_ts(r) == block_ts]
+                take = [r for r in in_block if _id(r) not in seen]
+                seen.update(_id(r) for r in in_block)
+                max_id = max([_id(r) for r in take], default=self._cp.position_id or 0)
+                self._cp = replace(
+                    self._cp,
+                    position_ts=block_ts,
+                    position_id=max(max_id, self._cp.position_id or 0),
+                    block_pass=pass_number,
+                    block_page=page_number,
+                )
+                yield Batch(take, self._cp, len(page.data))
+                if page.is_last or len(in_block) < len(page.data):
+                    break
+                page_number += 1
+        self._cp = replace(self._cp, position_ts=block_ts, block_pass=0, block_page=None)
+
+
+FetchUnfiltered = Callable[[int, int], Awaitable[Page]]
+
+
+async def read_null_block(
+    fetch: FetchUnfiltered, *, per_page: int = 100
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Records whose `updated_at` is null: no date filter can find them, so read them as a block.
+
+    Sorted ascending, nulls come first (MySQL order, as Classy's Laravel backend sorts). A one-record
+    probe settles the common case (no nulls) in one small request; otherwise the null block is walked
+    twice by page number, like any block, since records can only leave it (by getting a timestamp).
+    """
+    probe = await fetch(1, 1)
+    if not probe.data or record_ts(probe.data[0]) is not None:
+        return
+    seen: set[int] = set()
+    for _ in (1, 2):
+        page_number = 1
+        while True:
+            page = await fetch(page_number, per_page)
+            nulls = [r for r in page.data if record_ts(r) is None]
+            fresh = [r for r in nulls if _id(r) not in seen]
+            seen.update(_id(r) for r in nulls)
+            if fresh:
+                yield fresh
+            if page.is_last or len(nulls) < len(page.data):
+                break
+            page_number += 1

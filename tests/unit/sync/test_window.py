@@ -1,0 +1,151 @@
+"""The window reader against an in-memory Classy list that changes between every page request."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from app.classy import Page
+from app.classy.query import format_timestamp
+from app.sync.window import Checkpoint, WindowReader, read_null_block
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+class FakeList:
+    """Offset pages over records sorted by (updated_at, id), filtered like Classy's `updated_at>=`."""
+
+    def __init__(self, records: dict[int, datetime | None], per_page: int = 10) -> None:
+        self.records = records
+        self.per_page = per_page
+        self.requests = 0
+        self.on_request: Any = None
+
+    def _sorted(self, flt: str | None) -> list[tuple[datetime | None, int]]:
+        items = [(ts, id_) for id_, ts in self.records.items()]
+        if flt is not None:
+            op = ">=" if ">=" in flt else ">"
+            bound = datetime.strptime(flt.split(op, 1)[1], "%Y-%m-%dT%H:%M:%S%z")
+            items = [
+                (ts, i) for ts, i in items if ts is not None and (ts >= bound if op == ">=" else ts > bound)
+            ]
+        return sorted(items, key=lambda k: (k[0] is not None, k[0] or T0, k[1]))
+
+    def page(self, number: int, flt: str | None, per_page: int | None = None) -> Page:
+        self.requests += 1
+        if self.on_request:
+            self.on_request()
+        size = per_page or self.per_page
+        items = self._sorted(flt)
+        chunk = items[(number - 1) * size : number * size]
+        last = max(1, -(-len(items) // size))
+        data = [{"id": i, "updated_at": format_timestamp(ts) if ts else None} for ts, i in chunk]
+        return Page(number, last, size, len(items), None if number >= last else "next", data)
+
+
+async def read_all(
+    fake: FakeList, start: datetime, end: datetime, checkpoint: Checkpoint | None = None
+) -> list[int]:
+    async def fetch(number: int, flt: str | None) -> Page:
+        return fake.page(number, flt)
+
+    cp = checkpoint or Checkpoint(window_start=start, window_end=end)
+    got: list[int] = []
+    async for batch in WindowReader(fetch, cp).batches():
+        got.extend(r["id"] for r in batch.records)
+    return got
+
+
+async def test_reads_every_record_once_in_a_static_list() -> None:
+    records = {i: T0 + timedelta(seconds=i // 3) for i in range(1, 101)}
+    got = await read_all(FakeList(records), T0, T0 + timedelta(days=1))
+    assert sorted(got) == list(range(1, 101))
+    assert len(got) == len(set(got))
+
+
+async def test_huge_block_of_one_second_is_read_completely() -> None:
+    records = {i: T0 for i in range(1, 251)} | {i: T0 + timedelta(seconds=5) for i in range(251, 271)}
+    fake = FakeList(records)
+    got = await read_all(fake, T0, T0 + timedelta(days=1))
+    assert sorted(got) == list(range(1, 271))
+    assert fake.requests < 80
+
+
+async def test_window_end_excludes_later_records() -> None:
+    records = {1: T0, 2: T0 + timedelta(hours=1), 3: T0 + timedelta(hours=3)}
+    got = await read_all(FakeList(records), T0, T0 + timedelta(hours=2))
+    assert got == [1, 2]
+
+
+@pytest.mark.parametrize("seed", range(30))
+async def test_no_record_is_skipped_while_records_move_and_arrive(seed: int) -> None:
+    """Updates stamp records with 'now' (after the window end) and inserts arrive; two runs see all."""
+    rng = random.Random(seed)
+    records: dict[int, datetime | None] = {
+        i: T0 + timedelta(seconds=rng.choice([0, 0, 0, 1, 2, 3, rng.randrange(100)])) for i in range(1, 301)
+    }
+    fake = FakeList(records, per_page=rng.choice([5, 10, 25]))
+    end = T0 + timedelta(days=1)
+    later = end + timedelta(seconds=1)
+    next_id = [1000]
+
+    def churn() -> None:
+        for _ in range(rng.randrange(3)):
+            records[rng.choice(list(records))] = later
+        if rng.random() < 0.3:
+            records[next_id[0]] = later
+            next_id[0] += 1
+
+    fake.on_request = churn
+    first = await read_all(fake, T0, end)
+    fake.on_request = None
+    second = await read_all(fake, end - timedelta(minutes=5), later + timedelta(seconds=1))
+    assert set(first) | set(second) == set(records)
+    assert len(first) == len(set(first))
+
+
+async def test_resume_from_checkpoint_in_the_middle_of_a_block() -> None:
+    records = {i: T0 for i in range(1, 61)}
+    fake = FakeList(records)
+
+    async def fetch(number: int, flt: str | None) -> Page:
+        return fake.page(number, flt)
+
+    end = T0 + timedelta(days=1)
+    reader = WindowReader(fetch, Checkpoint(window_start=T0, window_end=end))
+    seen: list[int] = []
+    checkpoint = None
+    async for batch in reader.batches():
+        seen.extend(r["id"] for r in batch.records)
+        checkpoint = batch.checkpoint
+        if len(seen) >= 30:
+            break
+    assert checkpoint is not None and checkpoint.block_pass == 1
+    rest = await read_all(fake, T0, end, checkpoint)
+    assert set(seen) | set(rest) == set(records)
+
+
+async def test_null_updated_at_records_are_read_as_a_block() -> None:
+    records: dict[int, datetime | None] = {i: None for i in range(1, 24)} | {50: T0}
+    fake = FakeList(records)
+
+    async def fetch(number: int, per_page: int) -> Page:
+        return fake.page(number, None, per_page)
+
+    got: list[int] = []
+    async for chunk in read_null_block(fetch, per_page=10):
+        got.extend(r["id"] for r in chunk)
+    assert sorted(got) == list(range(1, 24))
+
+
+async def test_no_nulls_costs_one_probe() -> None:
+    fake = FakeList({1: T0, 2: T0})
+
+    async def fetch(number: int, per_page: int) -> Page:
+        return fake.page(number, None, per_page)
+
+    assert [c async for c in read_null_block(fetch)] == []
+    assert fake.requests == 1
