@@ -1,0 +1,182 @@
+"""Pace requests so that one Classy app never exceeds its per-minute limit.
+
+Classy allows 1800 requests per minute per app by default (CLASSY_API.md 5) and every stream of a
+connection shares that budget, so one ``RateLimiter`` per ``client_id`` (``limiter_for``) paces all
+of them. Requests are spread evenly (a generic cell-rate scheduler) with a small burst: in any
+60-second window at most ``requests_per_minute`` go out, so even a server that counts per sliding
+minute never sees a burst over the limit, and a long read finishes close to pages / rate.
+
+Classy's headers adjust the pace:
+
+* ``X-RateLimit-Limit`` lower than ours: the server's value wins.
+* ``X-RateLimit-Remaining``: the requests left are spread over the rest of the server's window.
+  The window's start is estimated from our first observation and from the jump in ``Remaining``
+  when the server resets its count; both estimates are never earlier than the real start, so the
+  spread errs on the slow side. Until a reset has been seen (a sliding-window server never shows
+  one) we also accept "what is left plus what we used ourselves this minute" as our share, so
+  that our own steady use of the full budget is not mistaken for someone else's.
+* 429/503 with ``Retry-After`` or ``X-RateLimit-Reset``: every caller pauses until then.
+
+The limiter keeps no asyncio primitives, so it is safe to share across event loops (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+
+from .backoff import retry_after_seconds
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+WINDOW_SECONDS = 60.0
+_PAUSE_WHEN_EXHAUSTED = 1.0  # no reset hint and nothing left: wait a little, the 429 path does the rest
+
+
+class RateLimiter:
+    """An async pacing limiter: ``await acquire()`` before a request, ``observe()`` after it."""
+
+    def __init__(
+        self,
+        requests_per_minute: int = 1800,
+        *,
+        burst: int = 4,
+        clock: Clock = time.monotonic,
+        wall_clock: Clock = time.time,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if requests_per_minute < 1:
+            raise ValueError("requests_per_minute must be at least 1")
+        self.requests_per_minute = requests_per_minute
+        self.burst = max(1, min(burst, requests_per_minute // 2))
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._tat = float("-inf")  # theoretical arrival time of the next request
+        self._pause_until = float("-inf")
+        self._server_limit: int | None = None
+        self._slow_interval = 0.0  # from X-RateLimit-Remaining; 0 while the budget is ample
+        self._window_start: float | None = None  # estimated start of the server's current window
+        self._reset_seen = False  # the server counts in fixed windows (we saw Remaining jump back)
+        self._last_remaining: int | None = None
+        self._sent: deque[float] = deque()  # our own send times within the last window
+        self.waited_seconds = 0.0
+
+    @property
+    def steady_interval(self) -> float:
+        """Seconds between requests at full speed, leaving room for the burst inside the window."""
+        limit = self.requests_per_minute
+        if self._server_limit is not None:
+            limit = min(limit, self._server_limit)
+        return WINDOW_SECONDS / max(limit - self.burst, 1)
+
+    @property
+    def interval(self) -> float:
+        """Current seconds between requests: steady, or slower while others use the budget."""
+        return max(self.steady_interval, self._slow_interval)
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds until a pause (after a 429/503) ends; 0 when not paused."""
+        return max(0.0, self._pause_until - self._clock())
+
+    async def acquire(self) -> None:
+        """Wait for this caller's turn; reservations are taken in call order."""
+        while True:
+            now = self._clock()
+            interval = self.interval
+            tat = max(self._tat, now, self._pause_until)
+            allowed_at = max(tat - (self.burst - 1) * self.steady_interval, now, self._pause_until)
+            self._tat = tat + interval
+            delay = allowed_at - now
+            if delay > 0:
+                self.waited_seconds += delay
+                await self._sleep(delay)
+            # A pause that began while we slept voids our slot: take a new one after it.
+            if self._clock() >= self._pause_until:
+                self._record_send()
+                return
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller for ``seconds``; afterwards requests resume paced, without a burst."""
+        until = self._clock() + max(seconds, 0.0)
+        if until <= self._pause_until:
+            return
+        self._pause_until = until
+        self._tat = max(self._tat, until + (self.burst - 1) * self.steady_interval)
+
+    def observe(self, headers: Mapping[str, str], status_code: int | None = None) -> None:
+        """Learn from a response's rate-limit headers (call it for every response)."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        if status_code in (429, 503):
+            hint = retry_after_seconds(headers, now=self._wall_clock())
+            if hint is not None:
+                self.pause(hint)
+        limit = _int(lowered.get("x-ratelimit-limit"))
+        remaining = _int(lowered.get("x-ratelimit-remaining"))
+        if limit is not None and limit > 0:
+            self._server_limit = limit
+        if remaining is None:
+            return
+        if remaining <= 0:
+            hint = retry_after_seconds(headers, now=self._wall_clock())
+            self.pause(hint if hint is not None else _PAUSE_WHEN_EXHAUSTED)
+        self._slow_interval = self._spread(remaining, self._server_limit or self.requests_per_minute)
+
+    def _spread(self, remaining: int, limit: int) -> float:
+        """Seconds between requests that make ``remaining`` last until the server's window ends."""
+        now = self._clock()
+        self._prune(now)
+        jump = max(limit // 20, 8)
+        if self._last_remaining is not None and remaining > self._last_remaining + jump:
+            self._window_start, self._reset_seen = now, True
+        elif self._window_start is None:
+            self._window_start = now
+        elif now >= self._window_start + WINDOW_SECONDS:
+            elapsed = now - self._window_start
+            self._window_start += WINDOW_SECONDS * (elapsed // WINDOW_SECONDS)
+        self._last_remaining = remaining
+        time_left = self._window_start + WINDOW_SECONDS - now
+        spread = time_left / max(remaining, 1)
+        if self._reset_seen:
+            return spread
+        # Remaining plus our own use this minute is the share nobody else takes.
+        share = max(remaining, 0) + len(self._sent)
+        return 0.0 if share >= limit else min(spread, WINDOW_SECONDS / max(share, 1))
+
+    def _record_send(self) -> None:
+        now = self._clock()
+        self._sent.append(now)
+        self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        cutoff = now - WINDOW_SECONDS
+        while self._sent and self._sent[0] <= cutoff:
+            self._sent.popleft()
+
+
+def _int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(float(text.strip()))
+    except ValueError:
+        return None
+
+
+_registry: dict[str, RateLimiter] = {}
+
+
+def limiter_for(client_id: str, rpm: int = 1800) -> RateLimiter:
+    """The limiter shared by every stream of one Classy app; created on first use.
+
+    Classy counts per app, so all clients built with the same ``client_id`` in this process
+    must draw from one budget. A later call with a different ``rpm`` gets the existing limiter.
+    """
+    limiter = _registry.get(client_id)
+    if limiter is None:
+        limiter = _registry[client_id] = RateLimiter(rpm)
+    return limiter
