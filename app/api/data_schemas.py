@@ -14,7 +14,7 @@ from app.errors import AppError
 
 
 class InvalidCursorError(AppError):
-    status_code = 400
+    status_code = 422
     code = "invalid_cursor"
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import health
+from app.api import apps, data, health, oauth
 
 api_router = APIRouter()
 api_router.include_router(health.router)
+api_router.include_router(apps.router)
+api_router.include_router(oauth.router)
+api_router.include_router(data.router)

@@ -1,0 +1,153 @@
+"""App Directory, the Classy integration's status, its lifecycle and its history (API.md §3)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from app.api.deps import AdminDep, PrincipalDep, RuntimeDep, SessionDep
+from app.api.schemas import (
+    BADGES,
+    AppSummary,
+    CredentialsIn,
+    EventPage,
+    IntegrationRead,
+    SyncRunPage,
+    error_responses,
+)
+from app.runtime import Runtime
+from app.security.tokens import Principal
+from app.services import history
+from app.services import integrations as lifecycle
+from app.services.classy_checks import ClassyChecks
+from app.services.integrations import CredentialsInput, IntegrationView, Lifecycle
+from app.services.transitions import APP_NAME, APP_SLUG, Actor
+
+router = APIRouter(prefix="/api/v1/apps", tags=["apps"])
+
+READ_ERRORS = error_responses(401)
+WRITE_ERRORS = error_responses(401, 403, 409)
+VERIFY_ERRORS = error_responses(400, 401, 403, 409, 422, 502)
+PAGE_ERRORS = error_responses(401, 422)
+
+
+def get_lifecycle(runtime: RuntimeDep) -> Lifecycle:
+    return Lifecycle(
+        settings=runtime.settings, encryptor=runtime.encryptor, classy=ClassyChecks(runtime.settings)
+    )
+
+
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
+Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
+
+
+def _read(runtime: Runtime, view: IntegrationView) -> IntegrationRead:
+    settings = runtime.settings
+    return IntegrationRead.from_view(
+        view, redirect_uri=settings.redirect_uri, auth_flow=settings.classy_auth_flow
+    )
+
+
+def _actor(principal: Principal) -> Actor:
+    return Actor(principal.sub, principal.name)
+
+
+def _form(body: CredentialsIn) -> CredentialsInput:
+    assert isinstance(body.organization_id, int)  # the validator has converted it
+    return CredentialsInput(body.client_id, body.client_secret, body.organization_id)
+
+
+@router.get("", response_model=list[AppSummary], responses=READ_ERRORS)
+async def list_apps(principal: PrincipalDep, session: SessionDep) -> list[AppSummary]:
+    """The App Directory: every app with its status for the caller's account."""
+    view = await lifecycle.get_view(session, account=principal.account)
+    status = view.integration.status if view.integration is not None else "available"
+    return [
+        AppSummary.model_validate(
+            {"slug": APP_SLUG, "name": APP_NAME, "status": status, "badge": BADGES.get(status)}
+        )
+    ]
+
+
+@router.get("/classy", response_model=IntegrationRead, responses=READ_ERRORS)
+async def get_classy(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+    """The account's Classy integration (status, who/when, sync state); never secrets."""
+    return _read(runtime, await lifecycle.get_view(session, account=principal.account))
+
+
+@router.post("/classy/connect", response_model=IntegrationRead, responses=WRITE_ERRORS)
+async def connect(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+    """Start connecting: the integration waits for credentials and shows the redirect URI to register."""
+    return _read(runtime, await lifecycle.connect(session, account=admin.account, actor=_actor(admin)))
+
+
+@router.put("/classy/credentials", response_model=IntegrationRead, responses=VERIFY_ERRORS)
+async def save_credentials(
+    body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
+    """Save: check the credentials with Classy, store them encrypted, connect (or return authorize_url)."""
+    view = await lifecycle.save_credentials(
+        session, life, account=admin.account, actor=_actor(admin), form=_form(body)
+    )
+    runtime.scheduler.wake()
+    return _read(runtime, view)
+
+
+@router.post("/classy/pause", response_model=IntegrationRead, responses=WRITE_ERRORS)
+async def pause(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+    """Pause syncing; credentials are kept."""
+    return _read(runtime, await lifecycle.pause(session, account=admin.account, actor=_actor(admin)))
+
+
+@router.post("/classy/resume", response_model=IntegrationRead, responses=WRITE_ERRORS)
+async def resume(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+    """Resume; a sync of everything changed since the last successful one starts at once."""
+    view = await lifecycle.resume(session, account=admin.account, actor=_actor(admin))
+    runtime.scheduler.wake()
+    return _read(runtime, view)
+
+
+@router.post("/classy/disconnect", response_model=IntegrationRead, responses=WRITE_ERRORS)
+async def disconnect(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+    """Disconnect: stored secrets and tokens are erased; synced data stays."""
+    return _read(runtime, await lifecycle.disconnect(session, account=admin.account, actor=_actor(admin)))
+
+
+@router.post("/classy/reconnect", response_model=IntegrationRead, responses=VERIFY_ERRORS)
+async def reconnect(
+    body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
+    """Reconnect a disconnected integration with (re-checked) credentials."""
+    view = await lifecycle.reconnect(
+        session, life, account=admin.account, actor=_actor(admin), form=_form(body)
+    )
+    runtime.scheduler.wake()
+    return _read(runtime, view)
+
+
+@router.post("/classy/sync", response_model=IntegrationRead, status_code=202, responses=WRITE_ERRORS)
+async def sync_now(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+    """Start an incremental sync now (409 while one is running)."""
+    view = await lifecycle.request_manual_sync(session, account=admin.account, actor=_actor(admin))
+    runtime.scheduler.wake()
+    return _read(runtime, view)
+
+
+@router.get("/classy/sync-runs", response_model=SyncRunPage, responses=PAGE_ERRORS)
+async def sync_runs(
+    principal: PrincipalDep, session: SessionDep, limit: Limit = 100, cursor: Cursor = None
+) -> SyncRunPage:
+    """Sync runs, newest first."""
+    page = await history.sync_runs(session, account=principal.account, cursor=cursor, limit=limit)
+    return SyncRunPage.build(page.items, page.next_cursor)
+
+
+@router.get("/classy/events", response_model=EventPage, responses=PAGE_ERRORS)
+async def events(
+    principal: PrincipalDep, session: SessionDep, limit: Limit = 100, cursor: Cursor = None
+) -> EventPage:
+    """Audit events of the integration, newest first."""
+    page = await history.events(session, account=principal.account, cursor=cursor, limit=limit)
+    return EventPage.build(page.items, page.next_cursor)

@@ -1,0 +1,52 @@
+"""The Classy Login callback: the browser arrives here from Classy (no bearer token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query
+from fastapi.responses import RedirectResponse
+
+from app.api.deps import RuntimeDep, SessionDep
+from app.api.schemas import error_responses
+from app.services import oauth
+from app.services.classy_checks import ClassyChecks
+
+router = APIRouter(tags=["oauth"])
+
+Param = Annotated[str | None, Query(max_length=2048)]
+
+
+@router.get(
+    "/oauth/classy/callback",
+    response_class=RedirectResponse,
+    status_code=302,
+    responses={
+        302: {"description": "Back to FRONTEND_URL/apps/classy with ?connected=1 or ?error=<code>"},
+        **error_responses(422),
+    },
+)
+async def classy_callback(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    code: Param = None,
+    state: Param = None,
+    error: Param = None,
+) -> RedirectResponse:
+    """Complete the authorization-code flow, then send the browser back to the front-end."""
+    try:
+        await oauth.complete_authorization(
+            session,
+            runtime.encryptor,
+            ClassyChecks(runtime.settings),
+            code=code,
+            state=state,
+            error=error,
+        )
+        query = {"connected": "1"}
+    except oauth.CallbackFailure as failure:
+        query = {"error": failure.code}
+    # Always FRONTEND_URL from the configuration, never a target taken from the request.
+    target = f"{runtime.settings.frontend_url}/apps/classy?{urlencode(query)}"
+    return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})

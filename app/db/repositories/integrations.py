@@ -1,0 +1,126 @@
+"""Queries on integrations, their sync runs and their audit trail (always scoped by account)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import AuditEvent, Integration, SyncRun
+
+
+async def get_integration(session: AsyncSession, *, account: str, app_slug: str) -> Integration | None:
+    """The account's integration with the app, or None when it was never connected."""
+    statement = select(Integration).where(Integration.account == account, Integration.app_slug == app_slug)
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def list_integrations(session: AsyncSession, *, account: str) -> list[Integration]:
+    """Every integration row of the account."""
+    statement = select(Integration).where(Integration.account == account).order_by(Integration.app_slug)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def ensure_integration(session: AsyncSession, *, account: str, app_slug: str) -> None:
+    """Create the integration row if it does not exist; safe when two requests race."""
+    statement = (
+        insert(Integration)
+        .values(account=account, app_slug=app_slug, status="available", version=0, consecutive_failures=0)
+        .on_conflict_do_nothing(index_elements=["account", "app_slug"])
+    )
+    await session.execute(statement)
+
+
+async def lock_integration(session: AsyncSession, *, account: str, app_slug: str) -> Integration | None:
+    """Load the integration with `SELECT … FOR UPDATE` (fresh values, held until commit)."""
+    statement = (
+        select(Integration)
+        .where(Integration.account == account, Integration.app_slug == app_slug)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def lock_integration_by_id(session: AsyncSession, integration_id: int) -> Integration | None:
+    """Like `lock_integration`, by primary key (the OAuth callback knows only the id)."""
+    statement = (
+        select(Integration)
+        .where(Integration.id == integration_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def is_sync_running(session: AsyncSession, integration: Integration, *, now: datetime) -> bool:
+    """A run is marked running and its worker's lease has not lapsed (a crashed run does not count)."""
+    if integration.lease_expires_at is None or integration.lease_expires_at <= now:
+        return False
+    running = exists().where(SyncRun.integration_id == integration.id, SyncRun.status == "running")
+    return bool((await session.execute(select(running))).scalar())
+
+
+async def list_sync_runs(
+    session: AsyncSession, *, integration_id: int, before_id: int | None, limit: int
+) -> list[SyncRun]:
+    """Runs newest first, `limit` of them, older than `before_id` when given (keyset)."""
+    statement = select(SyncRun).where(SyncRun.integration_id == integration_id)
+    if before_id is not None:
+        statement = statement.where(SyncRun.id < before_id)
+    statement = statement.order_by(SyncRun.id.desc()).limit(limit)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def add_audit_event(
+    session: AsyncSession,
+    *,
+    integration: Integration,
+    action: str,
+    actor: str,
+    actor_name: str | None,
+    at: datetime,
+    details: dict[str, Any],
+) -> AuditEvent:
+    """Append one lifecycle action to the integration's audit trail."""
+    event = AuditEvent(
+        integration_id=integration.id,
+        account=integration.account,
+        action=action,
+        actor=actor,
+        actor_name=actor_name,
+        at=at,
+        details=details,
+    )
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def list_audit_events(
+    session: AsyncSession, *, integration_id: int, before_id: int | None, limit: int
+) -> list[AuditEvent]:
+    """Audit events newest first (keyset on id)."""
+    statement = select(AuditEvent).where(AuditEvent.integration_id == integration_id)
+    if before_id is not None:
+        statement = statement.where(AuditEvent.id < before_id)
+    statement = statement.order_by(AuditEvent.id.desc()).limit(limit)
+    return list((await session.execute(statement)).scalars().all())
+
+
+async def last_connected_organization(session: AsyncSession, *, integration_id: int) -> int | None:
+    """The organization of the integration's latest completed connection (from its audit trail)."""
+    statement = (
+        select(AuditEvent.details["connected_organization_id"].as_integer())
+        .where(
+            AuditEvent.integration_id == integration_id,
+            AuditEvent.details.has_key("connected_organization_id"),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    value = (await session.execute(statement)).scalar_one_or_none()
+    return int(value) if value is not None else None
