@@ -1,0 +1,277 @@
+"""The sandbox's state: generated organizations and their records, plus auth and traffic state.
+
+All access goes through ``SandboxStore.lock`` (an RLock) so tests may mutate the store from their own
+thread while the server thread serves it. Mutations stamp ``updated_at`` with the real UTC clock
+truncated to whole seconds (Classy's precision), so many records can share one second.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.sandbox.auth import AppReg, AuthState, Member
+from app.sandbox.collection import Collection, Rec
+from app.sandbox.generate import Ids, OrgGenerator, Row, Sizes, generate_org, sup_ref
+from app.sandbox.schema import RESOURCES, TRANSACTION_ITEM
+from app.sandbox.timefmt import TimestampError, format_ts, now_epoch, parse_filter_ts
+from app.sandbox.traffic import Faults, RateLimiter, RequestLog
+
+ORG_BASE = 82364
+ORG_STEP = 1117
+
+
+@dataclass
+class SandboxConfig:
+    """Everything needed to (re)build a sandbox deterministically."""
+
+    seed: int = 1
+    organizations: int = 2
+    sizes: Sizes = field(default_factory=Sizes)
+    client_id: str = "sandbox-client"
+    client_secret: str = "sandbox-secret"
+    redirect_uris: list[str] = field(default_factory=list)  # empty: any redirect_uri is accepted
+    member_username: str = "member@example.org"
+    member_password: str = "password"
+    rate_limit: int = 1800  # requests per minute per app; 0 = unlimited
+    token_lifetime: int = 3600
+    code_lifetime: int = 300
+    churn_interval: float | None = None  # seconds between background churn rounds (demo)
+    churn_updates: int = 20
+    churn_inserts: int = 5
+
+
+class StoreError(ValueError):
+    """A control request is invalid (400)."""
+
+
+class SandboxStore:
+    """Organizations, their collections, apps, tokens, rate limiter, faults, request log."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Rebuild everything from the config (data, apps, tokens, faults, log, counters)."""
+        cfg = self.config
+        with self.lock:
+            self.ids = Ids()
+            self.orgs: dict[int, Row] = {}
+            self.data: dict[int, dict[str, Collection]] = {}
+            self.generators: dict[int, OrgGenerator] = {}
+            for i in range(cfg.organizations):
+                org_id = ORG_BASE + ORG_STEP * i
+                colls = {
+                    res: Collection(kinds, tuple(TRANSACTION_ITEM) if res == "transactions" else None)
+                    for res, kinds in RESOURCES.items()
+                }
+
+                def sink(
+                    res: str, row: Row, items: list[Row] | None, c: dict[str, Collection] = colls
+                ) -> None:
+                    c[res].add(row, items)
+
+                self.orgs[org_id], self.generators[org_id] = generate_org(
+                    cfg.seed, i, org_id, cfg.sizes, self.ids, sink
+                )
+                for coll in colls.values():
+                    coll.reindex()
+                self.data[org_id] = colls
+            self.rng = random.Random(f"churn:{cfg.seed}")
+            self.auth = AuthState(cfg.token_lifetime, cfg.code_lifetime)
+            self.auth.apps[cfg.client_id] = AppReg(
+                cfg.client_id, cfg.client_secret, set(self.orgs), list(cfg.redirect_uris)
+            )
+            self.auth.members[cfg.member_username] = Member(cfg.member_username, cfg.member_password, 2012)
+            self.rate = RateLimiter(cfg.rate_limit)
+            self.faults = Faults(cfg.seed)
+            self.log = RequestLog()
+
+    # -- reading ---------------------------------------------------------------------------
+    def collection(self, org_id: int, resource: str) -> Collection | None:
+        colls = self.data.get(org_id)
+        return colls.get(resource) if colls is not None else None
+
+    def _coll(self, org_id: int, resource: str) -> Collection:
+        coll = self.collection(org_id, resource)
+        if coll is None:
+            raise KeyError((org_id, resource))
+        return coll
+
+    def dump(self, org_id: int, resource: str) -> list[Row]:
+        """Every record in id order (transactions with their ``items``)."""
+        with self.lock:
+            coll = self._coll(org_id, resource)
+            out = []
+            for rid in coll.ids:
+                rec = coll.recs[rid]
+                row = coll.row(rec)
+                if coll.item_fields is not None:
+                    row["items"] = coll.item_rows(rec)
+                out.append(row)
+            return out
+
+    def get(self, org_id: int, resource: str, rid: int) -> Row | None:
+        with self.lock:
+            coll = self._coll(org_id, resource)
+            rec = coll.recs.get(rid)
+            if rec is None:
+                return None
+            row = coll.row(rec)
+            if coll.item_fields is not None:
+                row["items"] = coll.item_rows(rec)
+            return row
+
+    # -- mutation --------------------------------------------------------------------------
+    def update(self, org_id: int, resource: str, rid: int, changes: dict[str, Any]) -> Row | None:
+        """Apply field changes; ``updated_at`` becomes now unless given explicitly (may be null)."""
+        with self.lock:
+            coll = self._coll(org_id, resource)
+            rec = coll.recs.get(rid)
+            if rec is None:
+                return None
+            row = coll.row(rec)
+            items = changes.pop("items", None) if coll.item_fields is not None else None
+            self._apply(coll, row, changes)
+            coll.put(row, items)
+            return self.get(org_id, resource, rid)
+
+    def _apply(self, coll: Collection, row: Row, changes: dict[str, Any]) -> None:
+        unknown = [k for k in changes if k not in coll.pos or k == "id"]
+        if unknown:
+            raise StoreError(f"unknown or read-only field(s): {', '.join(unknown)}")
+        explicit = "updated_at" in changes
+        for k, v in changes.items():
+            row[k] = self._normalize(coll, k, v)
+        if not explicit:
+            row["updated_at"] = format_ts(now_epoch())
+
+    @staticmethod
+    def _normalize(coll: Collection, name: str, value: Any) -> Any:
+        if coll.kinds.get(name) == "ts" and isinstance(value, str):
+            try:
+                return format_ts(parse_filter_ts(value))
+            except TimestampError as exc:
+                raise StoreError(str(exc)) from exc
+        return value
+
+    def create(self, org_id: int, resource: str, fields: dict[str, Any]) -> Row:
+        """Insert a realistic new record (new id, created_at = updated_at = now), then apply ``fields``."""
+        with self.lock:
+            coll = self._coll(org_id, resource)
+            row, items = self._generate(org_id, resource, now_epoch(), fields.get("supporter_id"))
+            given = {k: v for k, v in fields.items() if k != "items"}
+            self._apply(coll, row, given)
+            coll.put(row, fields.get("items", items))
+            return self.get(org_id, resource, row["id"]) or row
+
+    def _generate(
+        self, org_id: int, resource: str, now: int, supporter_id: Any = None
+    ) -> tuple[Row, list[Row] | None]:
+        gen = self.generators[org_id]
+        camp = self._random_row(org_id, "campaigns")
+        if resource == "campaigns":
+            return gen.campaign(now, now), None
+        if resource == "supporters":
+            return gen.supporter(now, now, camp["id"] if camp else None), None
+        row = self.get(org_id, "supporters", supporter_id) if isinstance(supporter_id, int) else None
+        if row is None and self.rng.random() < 0.8:
+            row = self._random_row(org_id, "supporters")
+        sup = sup_ref(row) if row is not None else None
+        if camp is None:
+            camp = gen.campaign(now, now)
+        if resource == "transactions":
+            return gen.transaction(
+                supporter=sup, plan=None, campaign=camp, created=now, updated=now, status="success"
+            )
+        if resource == "recurring-donation-plans":
+            sup = sup or sup_ref(gen.supporter(now, now, camp["id"]))
+            return gen.plan(sup, camp, now, now), None
+        return gen.registration(
+            campaign=camp,
+            created=now,
+            updated=now,
+            supporter=sup,
+            transaction=None,
+            items=None,
+            minimal=sup is None,
+        ), None
+
+    def _random_row(self, org_id: int, resource: str) -> Row | None:
+        coll = self._coll(org_id, resource)
+        if not coll.ids:
+            return None
+        return coll.row(coll.recs[coll.ids[self.rng.randrange(len(coll.ids))]])
+
+    def delete(self, org_id: int, resource: str, rid: int) -> bool:
+        with self.lock:
+            return self._coll(org_id, resource).delete(rid)
+
+    def refund(self, org_id: int, rid: int, at: str | None = None) -> Row | None:
+        """Mark a transaction refunded: status, refunded_at and updated_at (now unless ``at``)."""
+        stamp = format_ts(parse_filter_ts(at)) if at else format_ts(now_epoch())
+        return self.update(
+            org_id, "transactions", rid, {"status": "refunded", "refunded_at": stamp, "updated_at": stamp}
+        )
+
+    def churn(self, org_id: int, resource: str, updates: int, inserts: int) -> dict[str, list[int]]:
+        """Random realistic updates of existing records and inserts of new ones."""
+        with self.lock:
+            coll = self._coll(org_id, resource)
+            updated: list[int] = []
+            for _ in range(min(updates, len(coll.ids))):
+                rid = coll.ids[self.rng.randrange(len(coll.ids))]
+                self.update(org_id, resource, rid, self._random_change(resource, coll.recs[rid], coll))
+                updated.append(rid)
+            inserted = [self.create(org_id, resource, {})["id"] for _ in range(inserts)]
+            return {"updated": updated, "inserted": inserted}
+
+    def _random_change(self, resource: str, rec: Rec, coll: Collection) -> dict[str, Any]:
+        r = self.rng
+        if resource == "supporters":
+            return r.choice(
+                (
+                    {"opt_in": r.random() < 0.5},
+                    {"phone": f"{r.randint(201, 989)}-555-0{r.randint(100, 999)}"},
+                    {"nickname": r.choice(("Bob", "Liz", "Sam", None))},
+                )
+            )
+        if resource == "transactions":
+            status = coll.value(rec, "status")
+            if status == "success" and r.random() < 0.3:
+                return {"status": "refunded", "refunded_at": format_ts(now_epoch())}
+            if status == "pending":
+                return {"status": "success"}
+            return {"comment": r.choice(("Updated by admin", "Receipt resent", None))}
+        if resource == "registrations":
+            return {"status": r.choice(("attending", "not_attending", "archived"))}
+        if resource == "recurring-donation-plans":
+            return {
+                "status": r.choice(("active", "canceled", "paused")),
+                "donation_amount": float(r.choice((10, 25, 50))),
+            }
+        return {"goal": float(r.choice((10000, 20000, 75000)))}
+
+    def summary(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "organizations": [
+                    {
+                        "id": oid,
+                        "name": org["name"],
+                        "counts": {res: len(c) for res, c in self.data[oid].items()},
+                    }
+                    for oid, org in self.orgs.items()
+                ],
+                "apps": [a.public() for a in self.auth.apps.values()],
+                "members": [
+                    {"username": m.username, "password": m.password} for m in self.auth.members.values()
+                ],
+                "token_lifetime": self.auth.token_lifetime,
+                "rate_limit": self.rate.limit,
+                "seed": self.config.seed,
+            }
