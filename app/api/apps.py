@@ -98,7 +98,9 @@ async def save_credentials(
 @router.post("/classy/pause", response_model=IntegrationRead, responses=WRITE_ERRORS)
 async def pause(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
     """Pause syncing; credentials are kept."""
-    return _read(runtime, await lifecycle.pause(session, account=admin.account, actor=_actor(admin)))
+    view = await lifecycle.pause(session, account=admin.account, actor=_actor(admin))
+    _stop_running_sync(runtime, view)
+    return _read(runtime, view)
 
 
 @router.post("/classy/resume", response_model=IntegrationRead, responses=WRITE_ERRORS)
@@ -112,7 +114,15 @@ async def resume(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> I
 @router.post("/classy/disconnect", response_model=IntegrationRead, responses=WRITE_ERRORS)
 async def disconnect(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
     """Disconnect: stored secrets and tokens are erased; synced data stays."""
-    return _read(runtime, await lifecycle.disconnect(session, account=admin.account, actor=_actor(admin)))
+    view = await lifecycle.disconnect(session, account=admin.account, actor=_actor(admin))
+    _stop_running_sync(runtime, view)
+    return _read(runtime, view)
+
+
+def _stop_running_sync(runtime: Runtime, view: IntegrationView) -> None:
+    """A sync running in this process stops before its next request (other replicas: at their next page)."""
+    if view.integration is not None:
+        runtime.scheduler.request_stop(view.integration.id)
 
 
 @router.post("/classy/reconnect", response_model=IntegrationRead, responses=VERIFY_ERRORS)

@@ -122,8 +122,12 @@ class RateLimiter:
         if remaining is None:
             return
         if remaining <= 0:
+            # Exhausted: the pause until the reset is the whole answer. Spreading "0 left" over the
+            # rest of the window would instead space every later request by up to a minute.
             hint = retry_after_seconds(headers, now=self._wall_clock())
             self.pause(hint if hint is not None else _PAUSE_WHEN_EXHAUSTED)
+            self._last_remaining = remaining
+            return
         self._slow_interval = self._spread(remaining, self._server_limit or self.requests_per_minute)
 
     def _spread(self, remaining: int, limit: int) -> float:
