@@ -135,7 +135,8 @@ async def assert_matches_sandbox(
         ).scalars()
     }
     assert set(donations) == set(transactions), (
-        f"transactions: missing {set(transactions) - set(donations)}, extra {set(donations) - set(transactions)}"
+        f"transactions: missing {set(transactions) - set(donations)}, "
+        f"extra {set(donations) - set(transactions)}"
     )
     for tid, t in transactions.items():
         d = donations[tid]
@@ -174,7 +175,8 @@ async def assert_matches_sandbox(
     assert emails <= contact_emails
     duplicates = await session.execute(
         text(
-            "SELECT email_lower FROM contact WHERE email_lower IS NOT NULL GROUP BY account, email_lower HAVING count(*) > 1"
+            "SELECT email_lower FROM contact WHERE email_lower IS NOT NULL "
+            "GROUP BY account, email_lower HAVING count(*) > 1"
         )
     )
     assert duplicates.first() is None
