@@ -8,6 +8,7 @@ run (here or on another replica, once the lease expires) resumes from the checkp
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.classy import ClassyClient, Page
 from app.classy.ratelimit import limiter_for
+from app.classy.timestamps import parse_timestamp
 from app.classy.tokens import Token
 from app.db.base import utc_now
-from app.db.models import Integration
+from app.db.models import Integration, SyncCursor
 from app.db.repositories import sync_state
 from app.db.repositories.credentials import load_credentials, store_tokens
 from app.db.repositories.records import refresh_people, upsert_page
-from app.metrics import SYNC_PAGES, SYNC_RECORDS
+from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
 from app.security.crypto import Encryptor
 from app.settings import Settings
 from app.sync.prefetch import prefetch
@@ -79,7 +81,11 @@ class IntegrationSync:
         self.run_id = run_id
         self.client = client
         self.counts: dict[str, StreamCounts] = {}
-        self.run_started = utc_now().replace(microsecond=0)
+        self.floors: dict[str, datetime | None] = {}
+        # Windows end with the second the run starts in (Classy stamps whole seconds): changes made
+        # before the run started are all inside; later ones are the next run's (its lookback re-reads
+        # this second too).
+        self.window_end = utc_now().replace(microsecond=0) + timedelta(seconds=1)
 
     async def run(self) -> None:
         for stream in STREAMS:
@@ -88,7 +94,7 @@ class IntegrationSync:
 
     async def _sync_stream(self, stream: Stream) -> None:
         if stream.nullable_updated_at:
-            await self._read_nulls(stream)
+            await self._read_nulls(stream, await self._history_floor(stream))
         while True:
             checkpoint = await self._open_window(stream)
             if checkpoint is None:
@@ -98,15 +104,29 @@ class IntegrationSync:
                 await self._commit(stream, batch.records, batch)
             await self._close_window(stream, checkpoint.window_end)
 
-    async def _open_window(self, stream: Stream) -> Checkpoint | None:
-        """The window to read next: an interrupted one, else from the last completed end up to now."""
+    async def _load_cursor(self, stream: Stream) -> SyncCursor | None:
         async with self.ctx.sessionmaker() as session:
-            cursor = await sync_state.get_cursor(
+            return await sync_state.get_cursor(
                 session,
                 integration_id=self.integration_id,
                 organization_id=self.organization_id,
                 stream=stream.name,
             )
+
+    async def _history_floor(self, stream: Stream) -> datetime | None:
+        """The date before which this organization's records are never imported (reconnect to another)."""
+        if stream.name not in self.floors:
+            cursor = await self._load_cursor(stream)
+            if cursor is None:
+                self.floors[stream.name] = self.history_floor_at
+            else:
+                self.floors[stream.name] = sync_state.cursor_position(cursor).history_floor
+        return self.floors[stream.name]
+
+    async def _open_window(self, stream: Stream) -> Checkpoint | None:
+        """The window to read next: an interrupted one, else from the last completed end up to now."""
+        floor = await self._history_floor(stream)
+        cursor = await self._load_cursor(stream)
         if cursor is not None and cursor.window_start is not None and cursor.window_end is not None:
             position = sync_state.cursor_position(cursor)
             return Checkpoint(
@@ -118,17 +138,17 @@ class IntegrationSync:
                 block_page=position.block_page,
             )
         completed = cursor.completed_through if cursor is not None else None
-        if completed is not None and completed >= self.run_started:
+        if completed is not None and completed >= self.window_end:
             return None
         lookback = timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
         if completed is not None:
             start = completed - lookback
-        elif self.history_floor_at is not None:
+        elif floor is not None:
             # Reconnected to another organization: its records since then, never its older history.
-            start = self.history_floor_at - lookback
+            start = floor
         else:
             start = EPOCH
-        return Checkpoint(window_start=start, window_end=self.run_started)
+        return Checkpoint(window_start=start, window_end=self.window_end)
 
     async def _close_window(self, stream: Stream, window_end: datetime) -> None:
         async with self.ctx.sessionmaker() as session, session.begin():
@@ -138,7 +158,9 @@ class IntegrationSync:
                 integration_id=self.integration_id,
                 organization_id=self.organization_id,
                 stream=stream.name,
-                position=sync_state.CursorPosition(None, None, None, None, None, None, window_end),
+                position=sync_state.CursorPosition(
+                    None, None, None, None, None, None, window_end, self.floors.get(stream.name)
+                ),
             )
 
     def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
@@ -146,15 +168,17 @@ class IntegrationSync:
 
         async def fetch(page: int, flt: str | None) -> Page:
             self._check_stop()
+            started = time.perf_counter()
             result = await self.client.get_page(
                 path, page=page, per_page=PER_PAGE, filter=flt, sort=SORT, with_=stream.with_
             )
+            SYNC_PHASE_SECONDS.labels(stream.name, "fetch").inc(time.perf_counter() - started)
             SYNC_PAGES.labels(stream.name).inc()
             return result
 
         return fetch
 
-    async def _read_nulls(self, stream: Stream) -> None:
+    async def _read_nulls(self, stream: Stream, floor: datetime | None) -> None:
         path = stream.path(self.organization_id)
 
         async def fetch(page: int, per_page: int) -> Page:
@@ -164,7 +188,11 @@ class IntegrationSync:
             )
 
         async for records in read_null_block(fetch, per_page=PER_PAGE):
-            await self._commit(stream, records, None)
+            if floor is not None:
+                # With no updated_at, creation decides whether a record is "older history".
+                records = [r for r in records if (created := _created_at(r)) is None or created >= floor]
+            if records:
+                await self._commit(stream, records, None)
 
     def _check_stop(self) -> None:
         if self.integration_id in self.ctx.stop_requested:
@@ -185,8 +213,10 @@ class IntegrationSync:
     async def _commit(self, stream: Stream, records: list[dict[str, Any]], batch: Batch | None) -> None:
         """Upsert one page and move its checkpoint, in one transaction."""
         counts = self.counts[stream.name]
+        started = time.perf_counter()
         async with self.ctx.sessionmaker() as session, session.begin():
             await self._renew_lease(session)
+            write_started = time.perf_counter()
             outcome = await upsert_page(
                 session,
                 stream.mapping,
@@ -194,6 +224,7 @@ class IntegrationSync:
                 organization_id=self.organization_id,
                 records=records,
             )
+            written = time.perf_counter()
             if stream.feeds_contacts and (outcome.inserted or outcome.updated):
                 await refresh_people(
                     session,
@@ -202,6 +233,7 @@ class IntegrationSync:
                     supporter_ids=outcome.supporter_ids,
                     transaction_ids=outcome.changed_keys if stream.name == "transactions" else set(),
                 )
+            merged = time.perf_counter()
             if batch is not None:
                 cp = batch.checkpoint
                 await sync_state.save_cursor(
@@ -217,6 +249,7 @@ class IntegrationSync:
                         cp.block_pass,
                         cp.block_page,
                         None,
+                        self.floors.get(stream.name),
                     ),
                 )
             counts.fetched += len(records)
@@ -226,6 +259,10 @@ class IntegrationSync:
             await sync_state.update_run(
                 session, self.run_id, streams={name: c.as_dict() for name, c in self.counts.items()}
             )
+        phases = SYNC_PHASE_SECONDS
+        phases.labels(stream.name, "write").inc(written - write_started)
+        phases.labels(stream.name, "contacts").inc(merged - written)
+        phases.labels(stream.name, "checkpoint").inc(time.perf_counter() - started - (merged - write_started))
         for outcome_name, value in (
             ("inserted", outcome.inserted),
             ("updated", outcome.updated),
@@ -233,6 +270,14 @@ class IntegrationSync:
         ):
             if value:
                 SYNC_RECORDS.labels(stream.name, outcome_name).inc(value)
+
+
+def _created_at(record: dict[str, Any]) -> datetime | None:
+    value = record.get("created_at")
+    try:
+        return parse_timestamp(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 def make_client(

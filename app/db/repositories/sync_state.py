@@ -100,6 +100,8 @@ class CursorPosition:
     block_pass: int | None
     block_page: int | None
     completed_through: datetime | None
+    # Set for an organization reached by reconnecting: nothing older than this is imported.
+    history_floor: datetime | None = None
 
 
 async def save_cursor(
@@ -117,13 +119,20 @@ async def save_cursor(
     cursor.position_ts = position.position_ts
     cursor.position_id = position.position_id
     cursor.block_page = position.block_page
-    cursor.state = {"block_pass": position.block_pass} if position.block_pass is not None else {}
+    state: dict[str, Any] = {}
+    if position.block_pass is not None:
+        state["block_pass"] = position.block_pass
+    if position.history_floor is not None:
+        state["history_floor"] = position.history_floor.isoformat()
+    cursor.state = state
     cursor.completed_through = position.completed_through
     await session.flush()
 
 
 def cursor_position(cursor: SyncCursor) -> CursorPosition:
-    block_pass = cursor.state.get("block_pass") if cursor.state else None
+    state = cursor.state or {}
+    block_pass = state.get("block_pass")
+    floor = state.get("history_floor")
     return CursorPosition(
         window_start=cursor.window_start,
         window_end=cursor.window_end,
@@ -132,6 +141,7 @@ def cursor_position(cursor: SyncCursor) -> CursorPosition:
         block_pass=int(block_pass) if block_pass is not None else None,
         block_page=cursor.block_page,
         completed_through=cursor.completed_through,
+        history_floor=datetime.fromisoformat(floor) if floor else None,
     )
 
 
