@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -123,6 +124,6 @@ async def test_two_replicas_never_sync_one_integration_at_once(
     runs = (await session.execute(select(SyncRun).order_by(SyncRun.started_at))).scalars().all()
     finished = [r for r in runs if r.finished_at is not None]
     assert len(finished) >= 3, f"expected several runs, got {len(finished)}"
-    for earlier, later in zip(finished, finished[1:], strict=False):
+    for earlier, later in itertools.pairwise(finished):
         assert later.started_at >= earlier.finished_at, "two runs of one integration overlapped"
     assert all(r.status in ("succeeded", "cancelled") for r in finished), [r.error for r in finished]
