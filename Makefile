@@ -1,0 +1,45 @@
+# The two commands of the README: `make run` (set up and run the service) and `make test`.
+.PHONY: run test lint typecheck pytest demo bench sandbox token migrate clean
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+run:  ## set up and run the service (embedded Postgres under ./.data when DATABASE_URL is unset)
+	@scripts/bootstrap
+	.venv/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: ## set up, lint, type-check and run the whole test suite
+	@scripts/bootstrap
+	$(MAKE) --no-print-directory lint typecheck pytest
+
+lint:
+	.venv/bin/ruff check app tests bench migrations
+	.venv/bin/ruff format --check app tests bench migrations
+
+typecheck:
+	.venv/bin/mypy app
+
+pytest:
+	.venv/bin/pytest -q
+
+demo: ## sandbox + service + a connected demo account, with live progress
+	@scripts/bootstrap
+	.venv/bin/python -m bench.demo
+
+bench: ## benchmarks; writes bench/RESULTS.md
+	@scripts/bootstrap
+	.venv/bin/python -m bench.run
+
+sandbox: ## run the Classy sandbox alone on port 8900
+	@scripts/bootstrap
+	.venv/bin/python -m app.sandbox --port 8900
+
+token: ## print an admin token: make token ACCOUNT=acme USER=alice
+	@.venv/bin/python -m app token --account $(or $(ACCOUNT),acme) --user $(or $(USER_ID),admin) --role admin
+
+migrate:
+	@scripts/bootstrap
+	.venv/bin/alembic upgrade head
+
+clean:
+	rm -rf .venv .data .mypy_cache .ruff_cache .pytest_cache
