@@ -107,7 +107,11 @@ async def test_one_contact_per_email_supporter_wins(session: AsyncSession) -> No
     await session.refresh(contact)
     contacts = (await session.execute(select(Contact))).scalars().all()
     assert len(contacts) == 1
-    assert (contacts[0].first_name, contacts[0].classy_supporter_id, contacts[0].phone) == ("Hannah", 1, "619-555-1212")
+    assert (contacts[0].first_name, contacts[0].classy_supporter_id, contacts[0].phone) == (
+        "Hannah",
+        1,
+        "619-555-1212",
+    )
 
 
 async def test_donation_before_its_supporter_is_linked_later(session: AsyncSession) -> None:
