@@ -9,6 +9,12 @@ HTTP_REQUESTS = Counter(
 )
 SYNC_RECORDS = Counter("classy_sync_records_total", "Records synced from Classy", ["stream", "outcome"])
 SYNC_PAGES = Counter("classy_sync_pages_total", "Pages read from Classy", ["stream"])
+SYNC_PHASE_SECONDS = Counter(
+    "classy_sync_phase_seconds_total",
+    "Seconds syncs spent per phase: fetch (Classy request and parse), write (page upsert), "
+    "contacts (contact merge and donation linking), checkpoint (lease, cursor, run counts, commit)",
+    ["stream", "phase"],
+)
 SYNC_RETRIES = Counter("classy_sync_classy_retries_total", "Classy requests retried")
 SYNC_RUNS = Counter("classy_sync_runs_total", "Sync runs finished", ["trigger", "status"])
 SYNC_RUN_SECONDS = Histogram(
