@@ -25,7 +25,7 @@ from app.db.session import create_engine, create_sessionmaker
 from app.main import create_app
 from app.security.tokens import issue_token
 from app.settings import Settings
-from tests.db_server import choose_server, recreate_database, reset_schema
+from tests.db_server import choose_server, drop_database, recreate_database, reset_schema
 
 JWT_SECRET = "test-jwt-secret-with-enough-length-0123456789"
 ENCRYPTION_KEYS = "k2:" + base64.b64encode(b"k" * 32).decode() + ",k1:" + base64.b64encode(b"j" * 32).decode()
@@ -36,14 +36,18 @@ def database_url() -> Iterator[str]:
     """A migrated database for this test session (worker-specific when running in parallel)."""
     server_url, dedicated = choose_server()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # A database of its own per test session, so concurrent runs on one server never collide.
+    name = f"classy_sync_test_{worker}_{os.getpid()}"
     if dedicated:
         asyncio.run(reset_schema(server_url))
         url = server_url
     else:
-        url = asyncio.run(recreate_database(server_url, f"classy_sync_test_{worker}"))
+        url = asyncio.run(recreate_database(server_url, name))
     upgrade_to_head(url)
     os.environ["CLASSY_SYNC_TEST_DATABASE_URL"] = url
     yield url
+    if not dedicated:
+        asyncio.run(drop_database(server_url, name))
 
 
 @pytest.fixture(scope="session")

@@ -72,3 +72,15 @@ async def reset_schema(url: str) -> None:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await connection.close()
+
+
+async def drop_database(server_url: str, database: str) -> None:
+    """Remove a test session's database (best effort: a leftover is dropped by name next time)."""
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(server_url))
+    except (OSError, asyncpg.PostgresError):
+        return
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await connection.close()
