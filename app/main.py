@@ -12,6 +12,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from app.api.error_handlers import install_error_handlers
 from app.api.router import api_router
+from app.db.embedded import release_embedded
 from app.db.migrate import upgrade_to_head
 from app.db.session import create_engine, create_sessionmaker
 from app.db.url import resolve_database_url
@@ -54,6 +55,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         finally:
             await runtime.scheduler.stop()
             await engine.dispose()
+            if not config.database_url:
+                await asyncio.to_thread(release_embedded, config.data_dir)
             logger.info("classy-sync stopped")
 
     app = FastAPI(

@@ -7,6 +7,7 @@ it survives restarts. It listens on a Unix socket only (no TCP port to collide w
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,3 +43,29 @@ def create_database_if_missing(data_dir: Path, database: str) -> None:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
+
+
+def release_embedded(data_dir: Path) -> None:
+    """Let go of the embedded server at shutdown; it stops when no other process of ours uses it.
+
+    The library also does this at interpreter exit, but not reliably under uvicorn's signal handling,
+    which would leave a postgres running after the service stopped.
+    """
+    pgdata = (data_dir / "postgres").resolve()
+    server = _servers.pop(pgdata, None)
+    if server is None:
+        return
+    # Forget users that died without saying so (killed processes), or the server would never stop.
+    users = server.global_process_id_list
+    users.put([pid for pid in users.get() if pid == os.getpid() or _alive(pid)])
+    server._cleanup()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
