@@ -1,0 +1,70 @@
+"""Save's organization check works where Classy does not serve GET /organizations/{id}."""
+
+from __future__ import annotations
+
+import pytest
+import respx
+
+from app.errors import UnprocessableError
+from app.services.classy_checks import ClassyChecks
+from app.settings import Settings
+
+API = "https://classy.test/2.0"
+TOKEN = "https://classy.test/oauth2/auth"
+
+
+def checks() -> ClassyChecks:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, APP_ENV="test", CLASSY_API_URL=API, CLASSY_TOKEN_URL=TOKEN
+    )
+    return ClassyChecks(settings)
+
+
+def page(data: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "current_page": 1,
+        "last_page": 1,
+        "per_page": 1,
+        "total": len(data),
+        "next_page_url": None,
+        "data": data,
+    }
+
+
+@respx.mock
+async def test_falls_back_to_an_org_scoped_list_when_the_org_endpoint_is_missing() -> None:
+    respx.post(TOKEN).respond(
+        200, json={"access_token": "t0k3n-value", "expires_in": 3600, "token_type": "bearer"}
+    )
+    respx.get(f"{API}/organizations/42").respond(404, json={"error": "The resource cannot be found"})
+    listing = respx.get(f"{API}/organizations/42/campaigns").respond(200, json=page([{"id": 1}]))
+    token = await checks().verify_app(client_id="id", client_secret="secret", organization_id=42)
+    assert token.access_token == "t0k3n-value" and listing.called
+
+
+@respx.mock
+async def test_unknown_organization_is_still_rejected() -> None:
+    respx.post(TOKEN).respond(
+        200, json={"access_token": "t0k3n-value", "expires_in": 3600, "token_type": "bearer"}
+    )
+    respx.get(f"{API}/organizations/42").respond(404, json={"error": "The resource cannot be found"})
+    respx.get(f"{API}/organizations/42/campaigns").respond(
+        404, json={"error": "The resource cannot be found"}
+    )
+    with pytest.raises(UnprocessableError) as caught:
+        await checks().verify_app(client_id="id", client_secret="secret", organization_id=42)
+    assert caught.value.code == "organization_not_accessible"
+    assert isinstance(caught.value, UnprocessableError)
+
+
+@respx.mock
+async def test_org_not_linked_to_the_app_is_rejected() -> None:
+    respx.post(TOKEN).respond(
+        200, json={"access_token": "t0k3n-value", "expires_in": 3600, "token_type": "bearer"}
+    )
+    respx.get(f"{API}/organizations/42").respond(
+        403, json={"error": "This action is unauthorized.", "permissions": []}
+    )
+    with pytest.raises(UnprocessableError) as caught:
+        await checks().verify_app(client_id="id", client_secret="secret", organization_id=42)
+    assert caught.value.code == "organization_not_accessible"
