@@ -25,6 +25,7 @@ from app.security.crypto import Encryptor
 from app.settings import Settings
 from app.sync.engine import IntegrationSync, SyncContext, SyncStopped, load_client
 from app.sync.scheduler import SyncScheduler
+from app.sync.window import UnorderedPageError
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,8 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         status, error, auth_failed = "failed", exc.sentence, True
     except ClassyError as exc:
         status, error = "failed", exc.sentence
+    except UnorderedPageError as exc:
+        status, error = "failed", f"{exc} The sync stopped rather than risk skipping records."
     except asyncio.CancelledError:
         status, error = "cancelled", "The service shut down during the sync; it resumes from its checkpoint."
         raise

@@ -69,6 +69,25 @@ def _id(record: dict[str, Any]) -> int:
     return int(record["id"])
 
 
+class UnorderedPageError(Exception):
+    """Classy answered a page that ignores our filter or sort; reading on could silently skip records."""
+
+
+def _check_order(keyed: list[tuple[datetime | None, dict[str, Any]]], lower: datetime, strict: bool) -> None:
+    previous: tuple[datetime, int] | None = None
+    for ts, record in keyed:
+        if ts is None:
+            continue  # a server that lets nulls through a date filter: the null pass reads them
+        if ts < lower or (strict and ts == lower):
+            raise UnorderedPageError(
+                f"Classy returned a record outside the requested updated_at filter (id {record.get('id')})."
+            )
+        key = (ts, _id(record))
+        if previous is not None and key <= previous:
+            raise UnorderedPageError("Classy returned a page not sorted by updated_at and id as requested.")
+        previous = key
+
+
 class WindowReader:
     """Yields batches of one window `[window_start, window_end)` in key order, resumable from a checkpoint."""
 
@@ -93,6 +112,7 @@ class WindowReader:
             page = await self._fetch(1, condition("updated_at", ">" if strict else ">=", lower))
             records = page.data
             keyed = [(record_ts(r), r) for r in records]
+            _check_order(keyed, lower, strict)
             take = [
                 r
                 for ts, r in keyed

@@ -149,3 +149,20 @@ async def test_no_nulls_costs_one_probe() -> None:
 
     assert [c async for c in read_null_block(fetch)] == []
     assert fake.requests == 1
+
+
+async def test_a_server_ignoring_the_sort_stops_the_read_instead_of_skipping() -> None:
+    from app.sync.window import UnorderedPageError
+
+    async def fetch(number: int, flt: str | None) -> Page:
+        data = [
+            {"id": 2, "updated_at": "2024-01-01T00:00:05+0000"},
+            {"id": 1, "updated_at": "2024-01-01T00:00:01+0000"},
+        ]
+        return Page(1, 1, 10, 2, None, data)
+
+    with pytest.raises(UnorderedPageError):
+        async for _ in WindowReader(
+            fetch, Checkpoint(window_start=T0, window_end=T0 + timedelta(days=1))
+        ).batches():
+            pass
