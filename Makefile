@@ -13,8 +13,8 @@ test: ## set up, lint, type-check and run the whole test suite
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 lint:
-	.venv/bin/ruff check app tests bench migrations
-	.venv/bin/ruff format --check app tests bench migrations
+	.venv/bin/ruff check app tests bench migrations scripts
+	.venv/bin/ruff format --check app tests bench migrations scripts
 
 typecheck:
 	.venv/bin/mypy app
@@ -22,9 +22,9 @@ typecheck:
 pytest:
 	.venv/bin/pytest -q
 
-demo: ## sandbox + service + a connected demo account, with live progress
+demo: ## sandbox + service + a connected demo account, with live progress (DEMO_ARGS="--supporters 5000 …")
 	@scripts/bootstrap
-	.venv/bin/python -m bench.demo
+	.venv/bin/python scripts/demo.py --port $(PORT) $(DEMO_ARGS)
 
 bench: ## benchmarks; writes bench/RESULTS.md
 	@scripts/bootstrap
