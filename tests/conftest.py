@@ -91,7 +91,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "ENCRYPTION_KEYS": ENCRYPTION_KEYS,
         "SCHEDULER_ENABLED": False,
         "PUBLIC_URL": "http://testserver",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("TEST_LOG_LEVEL", "WARNING"),
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

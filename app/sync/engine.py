@@ -145,7 +145,7 @@ class IntegrationSync:
             start = completed - lookback
         elif floor is not None:
             # Reconnected to another organization: its records since then, never its older history.
-            start = floor
+            start = floor.replace(microsecond=0)
         else:
             start = EPOCH
         return Checkpoint(window_start=start, window_end=self.window_end)

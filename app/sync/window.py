@@ -107,7 +107,8 @@ class WindowReader:
             async for batch in self._walk_block(cp.position_ts, first_page_ids=None):
                 yield batch
         while True:
-            lower = self._cp.position_ts or self._cp.window_start
+            # Classy compares whole seconds (filters carry no fraction): so do we.
+            lower = (self._cp.position_ts or self._cp.window_start).replace(microsecond=0)
             strict = self._cp.block_pass == 0  # 0 marks "block finished: continue strictly after it"
             page = await self._fetch(1, condition("updated_at", ">" if strict else ">=", lower))
             records = page.data

@@ -180,7 +180,7 @@ async def test_reconnect_other_organization_brings_only_its_recent_records(
         )
         assert reconnected.status_code == 200, reconnected.text
         run = await wait_for_run(client, after_id=first["id"])
-        assert run["status"] == "succeeded", run
+        assert run["status"] == "succeeded", (run["error"], run)
     b_supporters = set(
         (
             await session.execute(select(Supporter.classy_id).where(Supporter.organization_id == org_b))

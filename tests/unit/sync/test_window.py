@@ -166,3 +166,9 @@ async def test_a_server_ignoring_the_sort_stops_the_read_instead_of_skipping() -
             fetch, Checkpoint(window_start=T0, window_end=T0 + timedelta(days=1))
         ).batches():
             pass
+
+
+async def test_a_window_starting_mid_second_reads_that_whole_second() -> None:
+    records: dict[int, datetime | None] = {1: T0, 2: T0 + timedelta(seconds=1)}
+    got = await read_all(FakeList(records), T0 + timedelta(microseconds=500_000), T0 + timedelta(days=1))
+    assert got == [1, 2]
