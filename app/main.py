@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import RequestResponseEndpoint
 
 from app.api.error_handlers import install_error_handlers
+from app.api.guards import RejectNulQueryMiddleware
 from app.api.router import api_router
 from app.db.embedded import release_embedded
 from app.db.migrate import upgrade_to_head
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(RejectNulQueryMiddleware)
     app.include_router(api_router)
 
     @app.middleware("http")

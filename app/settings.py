@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = Field(default=True, alias="SCHEDULER_ENABLED")
     scheduler_tick_seconds: float = Field(default=2.0, gt=0, alias="SCHEDULER_TICK_SECONDS")
     sync_concurrency: int = Field(default=4, ge=1, alias="SYNC_CONCURRENCY")
-    sync_lease_seconds: int = Field(default=120, ge=2, alias="SYNC_LEASE_SECONDS")
+    sync_lease_seconds: int = Field(default=30, ge=2, alias="SYNC_LEASE_SECONDS")
     sync_lookback_seconds: int = Field(default=300, ge=0, alias="SYNC_LOOKBACK_SECONDS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 

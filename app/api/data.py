@@ -18,7 +18,7 @@ from app.api.data_schemas import (
 from app.api.deps import PrincipalDep, SessionDep
 from app.api.schemas import error_responses
 from app.db.repositories import synced_data
-from app.errors import NotFoundError
+from app.errors import NotFoundError, UnprocessableError
 
 router = APIRouter(prefix="/api/v1", tags=["synced data"])
 
@@ -30,10 +30,15 @@ UpdatedSince = Annotated[datetime | None, Query(description="Only records update
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """A time without an offset is taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """The time in UTC (one without an offset is taken as UTC); 422 when UTC cannot hold it."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise UnprocessableError("updated_since is out of range.", code="validation_error") from None
 
 
 def _next_cursor(ids: list[int], limit: int) -> str | None:

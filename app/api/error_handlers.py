@@ -47,6 +47,8 @@ async def _app_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if any(e.get("type") == "json_invalid" for e in exc.errors()):
+        return JSONResponse(_body("The request body is not valid JSON.", "invalid_json"), status_code=400)
     errors = [
         {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
         for e in exc.errors()

@@ -15,7 +15,8 @@ from app.services.classy_checks import ClassyChecks
 
 router = APIRouter(tags=["oauth"])
 
-Param = Annotated[str | None, Query(max_length=2048)]
+# No length limit here: an over-long value must still end in a redirect (API.md), not a 422.
+Param = Annotated[str | None, Query()]
 
 
 @router.get(

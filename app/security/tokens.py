@@ -57,7 +57,11 @@ def verify_token(secret: str, token: str) -> Principal:
     """Check signature, expiry and claims; raise `InvalidTokenError` with a sentence otherwise."""
     try:
         claims = jwt.decode(
-            token, secret, algorithms=["HS256"], options={"require": ["exp", "sub", "account", "role"]}
+            token,
+            secret,
+            algorithms=["HS256"],
+            # An identity provider may add an audience; API.md does not define one, so it is not checked.
+            options={"require": ["exp", "sub", "account", "role"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidTokenError("The bearer token has expired.") from exc
@@ -71,4 +75,6 @@ def verify_token(secret: str, token: str) -> Principal:
         raise InvalidTokenError("The bearer token's role must be 'admin' or 'member'.")
     if not isinstance(sub, str) or not sub or not isinstance(account, str) or not account:
         raise InvalidTokenError("The bearer token's 'sub' and 'account' claims must be non-empty strings.")
+    if any("\x00" in value for value in (sub, account, name) if isinstance(value, str)):
+        raise InvalidTokenError("The bearer token's claims must not contain NUL characters.")
     return Principal(sub=sub, account=account, role=role, name=name if isinstance(name, str) else None)

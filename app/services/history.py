@@ -35,8 +35,9 @@ def decode_cursor(cursor: str | None) -> int | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith(_PREFIX) and raw[len(_PREFIX) :].isdigit():
-            return int(raw[len(_PREFIX) :])
+        digits = raw[len(_PREFIX) :]
+        if raw.startswith(_PREFIX) and digits.isdigit() and len(digits) <= 18:
+            return int(digits)
     except (binascii.Error, ValueError):
         pass
     raise UnprocessableError(

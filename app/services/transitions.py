@@ -26,7 +26,7 @@ _STATE_PHRASES = {
     "error": "in error",
 }
 # Triggers that say more than "resume"/"manual" and must not be overwritten by them before the run.
-_STRONG_TRIGGERS = frozenset({"initial", "reconnect"})
+_STRONG_TRIGGERS = frozenset({"initial", "reconnect", "resume"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,8 @@ def check_state(integration: Integration | None, *, allowed: Collection[str], ac
 
 def request_sync(integration: Integration, trigger: str, *, now: datetime) -> None:
     """Ask the sync engine for a run now (it reads these two columns; the API then wakes it)."""
+    # A lifecycle trigger (initial, reconnect, resume) names the run that follows it; a manual request
+    # does not relabel a pending lifecycle run.
     pending = integration.sync_requested_trigger
     if not (pending in _STRONG_TRIGGERS and trigger not in _STRONG_TRIGGERS):
         integration.sync_requested_trigger = trigger

@@ -7,13 +7,17 @@ run (here or on another replica, once the lease expires) resumes from the checkp
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.classy import ClassyClient, Page
@@ -24,11 +28,12 @@ from app.db.base import utc_now
 from app.db.models import Integration, SyncCursor
 from app.db.repositories import sync_state
 from app.db.repositories.credentials import load_credentials, store_tokens
-from app.db.repositories.records import refresh_people, upsert_page
+from app.db.repositories.records import refresh_people, refresh_statistics, upsert_page
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
 from app.security.crypto import Encryptor
 from app.settings import Settings
 from app.sync.prefetch import prefetch
+from app.sync.scheduler import StopSignals
 from app.sync.streams import STREAMS, Stream
 from app.sync.window import SORT, Batch, Checkpoint, WindowReader, read_null_block
 
@@ -36,6 +41,13 @@ logger = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PER_PAGE = 100
+# A stream's table (and the contacts) are re-analyzed once the run has inserted this many rows into it,
+# then each time the run's inserts double: a handful of ANALYZEs per bulk import, none for small runs.
+ANALYZE_AFTER_INSERTS = 5_000
+# A page's transaction is re-derivable from Classy: if Postgres itself crashes, losing the last few
+# hundred milliseconds of commits loses rows and their checkpoint together, and the next run re-reads
+# those pages. So page commits need not wait for the WAL flush (a disk sync per page).
+ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 
 
 class SyncStopped(Exception):
@@ -66,14 +78,22 @@ class SyncContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     encryptor: Encryptor
     worker: str
-    stop_requested: set[int] = field(default_factory=set)
+    stop_signals: StopSignals = field(default_factory=StopSignals)
 
 
 class IntegrationSync:
     """Syncs one leased integration; `run()` reads every stream and records the outcome."""
 
-    def __init__(self, ctx: SyncContext, integration: Integration, run_id: int, client: ClassyClient) -> None:
+    def __init__(
+        self,
+        ctx: SyncContext,
+        integration: Integration,
+        run_id: int,
+        client: ClassyClient,
+        stop: asyncio.Event | None = None,
+    ) -> None:
         self.ctx = ctx
+        self.stop = stop or asyncio.Event()
         self.integration_id = integration.id
         self.account = integration.account
         self.organization_id = int(integration.organization_id or 0)
@@ -82,6 +102,7 @@ class IntegrationSync:
         self.client = client
         self.counts: dict[str, StreamCounts] = {}
         self.floors: dict[str, datetime | None] = {}
+        self.analyze_due: dict[str, int] = {}
         # Windows end with the second the run starts in (Classy stamps whole seconds): changes made
         # before the run started are all inside; later ones are the next run's (its lookback re-reads
         # this second too).
@@ -167,10 +188,11 @@ class IntegrationSync:
         path = stream.path(self.organization_id)
 
         async def fetch(page: int, flt: str | None) -> Page:
-            self._check_stop()
             started = time.perf_counter()
-            result = await self.client.get_page(
-                path, page=page, per_page=PER_PAGE, filter=flt, sort=SORT, with_=stream.with_
+            result = await self._unless_stopped(
+                self.client.get_page(
+                    path, page=page, per_page=PER_PAGE, filter=flt, sort=SORT, with_=stream.with_
+                )
             )
             SYNC_PHASE_SECONDS.labels(stream.name, "fetch").inc(time.perf_counter() - started)
             SYNC_PAGES.labels(stream.name).inc()
@@ -181,10 +203,9 @@ class IntegrationSync:
     async def _read_nulls(self, stream: Stream, floor: datetime | None) -> None:
         path = stream.path(self.organization_id)
 
-        async def fetch(page: int, per_page: int) -> Page:
-            self._check_stop()
-            return await self.client.get_page(
-                path, page=page, per_page=per_page, sort=SORT, with_=stream.with_
+        async def fetch(page: int, per_page: int, sort: str = SORT) -> Page:
+            return await self._unless_stopped(
+                self.client.get_page(path, page=page, per_page=per_page, sort=sort, with_=stream.with_)
             )
 
         async for records in read_null_block(fetch, per_page=PER_PAGE):
@@ -194,9 +215,24 @@ class IntegrationSync:
             if records:
                 await self._commit(stream, records, None)
 
-    def _check_stop(self) -> None:
-        if self.integration_id in self.ctx.stop_requested:
-            raise SyncStopped("The integration was paused or disconnected.")
+    async def _unless_stopped(self, request: Coroutine[Any, Any, Page]) -> Page:
+        """Run a Classy request, abandoning it (and its retry waits) as soon as a stop is requested."""
+        fetching = asyncio.ensure_future(request)
+        if not self.stop.is_set():
+            stopping = asyncio.ensure_future(self.stop.wait())
+            try:
+                await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:
+                fetching.cancel()
+                raise
+            finally:
+                stopping.cancel()
+        if fetching.done():
+            return fetching.result()
+        fetching.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await fetching
+        raise SyncStopped("The integration was paused or disconnected.")
 
     async def _renew_lease(self, session: AsyncSession) -> None:
         status = await sync_state.renew_lease(
@@ -215,6 +251,7 @@ class IntegrationSync:
         counts = self.counts[stream.name]
         started = time.perf_counter()
         async with self.ctx.sessionmaker() as session, session.begin():
+            await session.execute(ASYNC_COMMIT)
             await self._renew_lease(session)
             write_started = time.perf_counter()
             outcome = await upsert_page(
@@ -270,6 +307,22 @@ class IntegrationSync:
         ):
             if value:
                 SYNC_RECORDS.labels(stream.name, outcome_name).inc(value)
+        if outcome.inserted:
+            await self._refresh_statistics(stream, counts.inserted)
+
+    async def _refresh_statistics(self, stream: Stream, inserted: int) -> None:
+        """Keep the planner's row estimates in step with a bulk import (see `refresh_statistics`)."""
+        if inserted < self.analyze_due.get(stream.name, ANALYZE_AFTER_INSERTS):
+            return
+        self.analyze_due[stream.name] = inserted * 2
+        tables = [stream.mapping.table, *(["contact"] if stream.feeds_contacts else [])]
+        started = time.perf_counter()
+        try:
+            async with self.ctx.sessionmaker() as session, session.begin():
+                await refresh_statistics(session, tables)
+        except SQLAlchemyError:  # statistics are an optimisation: never fail a sync over them
+            logger.warning("could not analyze %s", ", ".join(tables), exc_info=True)
+        SYNC_PHASE_SECONDS.labels(stream.name, "analyze").inc(time.perf_counter() - started)
 
 
 def _created_at(record: dict[str, Any]) -> datetime | None:

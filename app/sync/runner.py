@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.classy import ClassyAuthError, ClassyError
+from app.classy import ClassyAuthError, ClassyError, ClassyOrganizationAccessError
 from app.db.base import utc_now
 from app.db.models import Integration
 from app.db.repositories import sync_state
@@ -37,7 +37,6 @@ def retry_delay(settings: Settings, failures: int) -> timedelta:
 
 async def run_integration(ctx: SyncContext, integration_id: int) -> str:
     """Run one claimed integration's sync to its end; returns the run's status."""
-    ctx.stop_requested.discard(integration_id)
     async with ctx.sessionmaker() as session:
         integration = await sync_state.get_integration(session, integration_id)
     client = await load_client(ctx, integration_id) if integration is not None else None
@@ -54,8 +53,11 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             trigger=trigger,
             worker=ctx.worker,
         )
-    sync = IntegrationSync(ctx, integration, run.id, client)
-    heartbeat = asyncio.create_task(_heartbeat(ctx, integration_id), name=f"lease-heartbeat-{integration_id}")
+    stop = ctx.stop_signals.arm(integration_id)
+    sync = IntegrationSync(ctx, integration, run.id, client, stop)
+    heartbeat = asyncio.create_task(
+        _heartbeat(ctx, integration_id, stop), name=f"lease-heartbeat-{integration_id}"
+    )
     started = time.monotonic()
     SYNC_RUNNING.inc()
     status, error, auth_failed = "succeeded", None, False
@@ -64,7 +66,8 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             await sync.run()
     except SyncStopped as exc:
         status, error = "cancelled", str(exc)
-    except ClassyAuthError as exc:
+    except (ClassyAuthError, ClassyOrganizationAccessError) as exc:
+        # Revoked credentials, or the app lost access to the organization: the admin must act.
         status, error, auth_failed = "failed", exc.sentence, True
     except ClassyError as exc:
         status, error = "failed", exc.sentence
@@ -78,6 +81,7 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         status, error = "failed", "The sync failed unexpectedly; it will be retried."
     finally:
         heartbeat.cancel()
+        ctx.stop_signals.disarm(integration_id, stop)
         SYNC_RUNNING.dec()
         SYNC_RETRIES.inc(client.retry_count)
         SYNC_RUNS.labels(trigger, status).inc()
@@ -142,7 +146,7 @@ async def _finish(
         await sync_state.release_lease(session, integration_id=integration.id, worker=ctx.worker, **values)
 
 
-async def _heartbeat(ctx: SyncContext, integration_id: int) -> None:
+async def _heartbeat(ctx: SyncContext, integration_id: int, stop: asyncio.Event) -> None:
     """Keep our lease alive while a run is slow (rate limits, retries); stop it if the lease is lost."""
     interval = max(1.0, ctx.settings.sync_lease_seconds / 3)
     while True:
@@ -156,7 +160,7 @@ async def _heartbeat(ctx: SyncContext, integration_id: int) -> None:
                     lease_seconds=ctx.settings.sync_lease_seconds,
                 )
             if status is None or status not in sync_state.SYNCABLE_STATUSES:
-                ctx.stop_requested.add(integration_id)
+                stop.set()  # paused or disconnected elsewhere (another replica), or our lease is gone
 
 
 def build_scheduler(
@@ -171,7 +175,7 @@ def build_scheduler(
         sessionmaker=sessionmaker,
         encryptor=encryptor,
         worker=scheduler.worker_id,
-        stop_requested=scheduler.stop_requested,
+        stop_signals=scheduler.stop_signals,
     )
 
     async def tick(scheduler: SyncScheduler) -> None:

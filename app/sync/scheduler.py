@@ -22,6 +22,27 @@ logger = logging.getLogger(__name__)
 TickFunction = Callable[["SyncScheduler"], Awaitable[None]]
 
 
+class StopSignals:
+    """One event per running sync; setting it stops that sync, even in the middle of a retry wait."""
+
+    def __init__(self) -> None:
+        self._events: dict[int, asyncio.Event] = {}
+
+    def arm(self, integration_id: int) -> asyncio.Event:
+        """A fresh signal for a run that starts now (an older stop request does not carry over)."""
+        event = self._events[integration_id] = asyncio.Event()
+        return event
+
+    def disarm(self, integration_id: int, event: asyncio.Event) -> None:
+        if self._events.get(integration_id) is event:
+            del self._events[integration_id]
+
+    def request(self, integration_id: int) -> None:
+        event = self._events.get(integration_id)
+        if event is not None:
+            event.set()
+
+
 class SyncScheduler:
     """Runs `tick` every `interval` seconds (or sooner when woken) until stopped."""
 
@@ -35,8 +56,8 @@ class SyncScheduler:
         self._stopping = asyncio.Event()
         self.last_tick_at: float | None = None
         self.running_jobs: set[asyncio.Task[Any]] = set()
-        # Integrations whose running sync must stop at its next page boundary (pause, disconnect).
-        self.stop_requested: set[int] = set()
+        # Running syncs that must stop now (pause, disconnect): their in-flight request is abandoned.
+        self.stop_signals = StopSignals()
 
     def set_tick(self, tick: TickFunction) -> None:
         self._tick = tick
@@ -55,8 +76,8 @@ class SyncScheduler:
         task.add_done_callback(done)
 
     def request_stop(self, integration_id: int) -> None:
-        """Ask a running sync of this integration (in this process) to stop at its next page."""
-        self.stop_requested.add(integration_id)
+        """Stop a running sync of this integration in this process before it makes another request."""
+        self.stop_signals.request(integration_id)
 
     @property
     def alive(self) -> bool:

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from app.classy import Page
 from app.classy.query import condition
@@ -174,26 +174,34 @@ class WindowReader:
         self._cp = replace(self._cp, position_ts=block_ts, block_pass=0, block_page=None)
 
 
-FetchUnfiltered = Callable[[int, int], Awaitable[Page]]
+SORT_DESC = "updated_at:desc,id:desc"
 
 
-async def read_null_block(
-    fetch: FetchUnfiltered, *, per_page: int = 100
-) -> AsyncIterator[list[dict[str, Any]]]:
+class FetchSorted(Protocol):
+    """GET one page of the unfiltered list in the given order."""
+
+    def __call__(self, page: int, per_page: int, sort: str = SORT) -> Awaitable[Page]: ...
+
+
+async def read_null_block(fetch: FetchSorted, *, per_page: int = 100) -> AsyncIterator[list[dict[str, Any]]]:
     """Records whose `updated_at` is null: no date filter can find them, so read them as a block.
 
-    Sorted ascending, nulls come first (MySQL order, as Classy's Laravel backend sorts). A one-record
-    probe settles the common case (no nulls) in one small request; otherwise the null block is walked
-    twice by page number, like any block, since records can only leave it (by getting a timestamp).
+    Whether nulls sort first (MySQL, as Classy's Laravel backend) or last is not documented, so one
+    one-record probe looks at each end of the sorted list: with no nulls (the usual case) that costs two
+    small requests. The null block is then walked twice by page number, like any block, since records
+    can only leave it (by getting a timestamp).
     """
-    probe = await fetch(1, 1)
-    if not probe.data or record_ts(probe.data[0]) is not None:
+    for sort in (SORT, SORT_DESC):
+        probe = await fetch(1, 1, sort)
+        if probe.data and record_ts(probe.data[0]) is None:
+            break
+    else:
         return
     seen: set[int] = set()
     for _ in (1, 2):
         page_number = 1
         while True:
-            page = await fetch(page_number, per_page)
+            page = await fetch(page_number, per_page, sort)
             nulls = [r for r in page.data if record_ts(r) is None]
             fresh = [r for r in nulls if _id(r) not in seen]
             seen.update(_id(r) for r in nulls)

@@ -270,3 +270,15 @@ async def refresh_people(
     await session.execute(text(_LINK_DONATIONS), params)
     if emails or supporter_ids:
         await session.execute(text(_DELETE_ORPHANS), params)
+
+
+async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
+    """ANALYZE tables that a bulk import has grown, so the planner stops treating them as tiny.
+
+    Autovacuum analyzes a table only after its next naptime (a minute by default); an import grows a
+    fresh table tenfold in that time, and with statistics of an almost empty table the contact merge's
+    lookups by email or supporter id scan the account's whole table on every page (quadratic). Tables
+    locked by another ANALYZE (autovacuum, another replica) are skipped, never waited for.
+    """
+    for table in tables:
+        await session.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))

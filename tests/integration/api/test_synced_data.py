@@ -124,3 +124,28 @@ async def test_bad_inputs_are_clear_4xx(client: httpx.AsyncClient) -> None:
     assert too_big.status_code == 422 and "limit" in too_big.json()["detail"]
     assert (await client.get("/api/v1/contacts/99999999999999999999", headers=headers)).status_code == 422
     assert (await client.get("/api/v1/contacts")).status_code == 401
+
+
+async def test_hostile_inputs_get_a_4xx_sentence_never_a_500(client: httpx.AsyncClient) -> None:
+    headers = bearer()
+    for url in (
+        "/api/v1/contacts?email=%00",
+        "/api/v1/donations?status=a%00b",
+        "/api/v1/contacts?updated_since=9999-12-31T23:59:59-14:00",
+        "/api/v1/donations?updated_since=0001-01-01T00:00:00%2B01:00",
+        "/api/v1/apps/classy/events?cursor=aWQ6OTk5OTk5OTk5OTk5OTk5OTk5OTk",
+        "/api/v1/apps/classy/sync-runs?cursor=aWQ6OTk5OTk5OTk5OTk5OTk5OTk5OTk",
+    ):
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 422, (url, response.text)
+        assert response.json()["detail"] and response.json()["code"]
+    nul_account = bearer(account="ac\x00me")
+    assert (await client.get("/api/v1/apps/classy", headers=nul_account)).status_code == 401
+    broken = await client.put(
+        "/api/v1/apps/classy/credentials",
+        headers={**headers, "content-type": "application/json"},
+        content=b"{nope",
+    )
+    assert broken.status_code == 400 and broken.json()["code"] == "invalid_json"
+    long_state = await client.get("/oauth/classy/callback", params={"code": "c", "state": "s" * 5000})
+    assert long_state.status_code == 302 and "error=" in long_state.headers["location"]

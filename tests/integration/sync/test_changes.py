@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -92,8 +93,8 @@ async def test_pause_stops_fetching_and_resume_brings_every_change(
         resumed = await client.post("/api/v1/apps/classy/resume", headers=ADMIN)
         assert resumed.status_code == 200 and resumed.json()["badge"] == "Connected"
         run = await wait_for_run(client, after_id=stopped["id"])
-        # The interrupted first import continues: its trigger stays "initial".
-        assert run["status"] == "succeeded" and run["trigger"] in ("resume", "initial"), run
+        # The interrupted first import continues, in a run named after what started it.
+        assert run["status"] == "succeeded" and run["trigger"] == "resume", run
     await assert_matches_sandbox(session, sandbox, org)
     cities = (
         (await session.execute(select(Supporter.city).where(Supporter.classy_id.in_(sids)))).scalars().all()
@@ -200,3 +201,28 @@ async def test_reconnect_other_organization_brings_only_its_recent_records(
     )
     assert a_count == len(store.dump(org_a, "supporters")), "org A's synced data stays"
     assert last_synced is not None
+
+
+async def test_pause_stops_a_sync_waiting_out_a_rate_limit(
+    db: AsyncEngine, database_url: str, sandbox: SandboxHandle
+) -> None:
+    control = httpx.Client(base_url=sandbox.control_url)
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, sandbox.organization_ids[0])
+        first = await wait_for_run(client)
+        rule = {"kind": "429", "count": 5, "retry_after": 3, "path_prefix": "/2.0/"}
+        control.post("/faults", json=rule).raise_for_status()
+        clear_requests(sandbox)
+        assert (await client.post("/api/v1/apps/classy/sync", headers=ADMIN)).status_code == 202
+
+        async def rate_limited() -> bool:
+            return any(r["status"] == 429 for r in data_requests(sandbox))
+
+        await wait_until(rate_limited, timeout=20)
+        await client.post("/api/v1/apps/classy/pause", headers=ADMIN)
+        paused_at = time.time()
+        stopped = await wait_for_run(client, after_id=first["id"], timeout=5)
+        assert stopped["status"] == "cancelled", stopped
+        await asyncio.sleep(4)  # longer than the Retry-After the client was waiting out
+    late = [r for r in data_requests(sandbox) if r["time"] > paused_at + 0.2]
+    assert late == [], "a paused integration must not reach Classy, even to finish a retry"

@@ -56,13 +56,15 @@ def test_state_hash_is_sha256_hex() -> None:
     assert len(digest) == 64 and digest != "abc" and digest == hash_state("abc")
 
 
-def test_strong_triggers_are_not_overwritten() -> None:
+def test_lifecycle_triggers_name_the_next_run_and_manual_does_not_relabel_them() -> None:
     integration = Integration(sync_requested_trigger=None)
     request_sync(integration, "manual", now=NOW)
     assert integration.sync_requested_trigger == "manual" and integration.next_sync_at == NOW
     request_sync(integration, "initial", now=NOW)
-    request_sync(integration, "resume", now=NOW)
+    request_sync(integration, "manual", now=NOW)
     assert integration.sync_requested_trigger == "initial"
+    request_sync(integration, "resume", now=NOW)
+    assert integration.sync_requested_trigger == "resume"
     request_sync(integration, "reconnect", now=NOW)
     assert integration.sync_requested_trigger == "reconnect"
 

@@ -23,6 +23,7 @@ class FakeList:
         self.per_page = per_page
         self.requests = 0
         self.on_request: Any = None
+        self.nulls_last = False
 
     def _sorted(self, flt: str | None) -> list[tuple[datetime | None, int]]:
         items = [(ts, id_) for id_, ts in self.records.items()]
@@ -34,12 +35,18 @@ class FakeList:
             ]
         return sorted(items, key=lambda k: (k[0] is not None, k[0] or T0, k[1]))
 
-    def page(self, number: int, flt: str | None, per_page: int | None = None) -> Page:
+    def page(self, number: int, flt: str | None, per_page: int | None = None, sort: str = "asc") -> Page:
         self.requests += 1
         if self.on_request:
             self.on_request()
         size = per_page or self.per_page
         items = self._sorted(flt)
+        if "desc" in sort:
+            items = items[::-1]
+        if self.nulls_last:
+            items = [i for i in items if i[0] is not None] + [i for i in items if i[0] is None]
+            if "desc" in sort:
+                items = [i for i in items if i[0] is None] + [i for i in items if i[0] is not None]
         chunk = items[(number - 1) * size : number * size]
         last = max(1, -(-len(items) // size))
         data = [{"id": i, "updated_at": format_timestamp(ts) if ts else None} for ts, i in chunk]
@@ -132,23 +139,25 @@ async def test_null_updated_at_records_are_read_as_a_block() -> None:
     records: dict[int, datetime | None] = {i: None for i in range(1, 24)} | {50: T0}
     fake = FakeList(records)
 
-    async def fetch(number: int, per_page: int) -> Page:
-        return fake.page(number, None, per_page)
+    async def fetch(number: int, per_page: int, sort: str = "asc") -> Page:
+        return fake.page(number, None, per_page, sort)
 
-    got: list[int] = []
-    async for chunk in read_null_block(fetch, per_page=10):
-        got.extend(r["id"] for r in chunk)
-    assert sorted(got) == list(range(1, 24))
+    for nulls_last in (False, True):
+        fake.nulls_last = nulls_last
+        got: list[int] = []
+        async for chunk in read_null_block(fetch, per_page=10):
+            got.extend(r["id"] for r in chunk)
+        assert sorted(got) == list(range(1, 24)), f"nulls_last={nulls_last}"
 
 
-async def test_no_nulls_costs_one_probe() -> None:
+async def test_no_nulls_costs_two_small_probes() -> None:
     fake = FakeList({1: T0, 2: T0})
 
-    async def fetch(number: int, per_page: int) -> Page:
-        return fake.page(number, None, per_page)
+    async def fetch(number: int, per_page: int, sort: str = "asc") -> Page:
+        return fake.page(number, None, per_page, sort)
 
     assert [c async for c in read_null_block(fetch)] == []
-    assert fake.requests == 1
+    assert fake.requests == 2
 
 
 async def test_a_server_ignoring_the_sort_stops_the_read_instead_of_skipping() -> None:
