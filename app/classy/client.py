@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote, urlsplit
@@ -46,6 +47,8 @@ QueryPart = str | Sequence[str] | None
 _TRANSIENT_TRANSPORT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _NOT_JSON = object()
 _TOKEN_MAX_RETRIES = 3
+# Renewals after a 401 within one request: tokens that merely ran out are renewed, up to this many.
+_MAX_RENEWALS = 3
 
 
 class ClassyClient:
@@ -218,10 +221,12 @@ class ClassyClient:
         query = encode_query(params)
         url = f"{self._api_url}{quote(path, safe='/-_.~')}" + (f"?{query}" if query else "")
         attempt = 0
-        renewed = False
+        renewals = 0
         while True:
-            token = await self._tokens.get_token()
+            # Wait for our turn first, then take the token: a long wait (a rate-limit pause) must not
+            # leave us holding a token that expired meanwhile.
             await self._limiter.acquire()
+            token = await self._tokens.get_token()
             self.request_count += 1
             hint: float | None = None
             try:
@@ -233,13 +238,16 @@ class ClassyClient:
                 self._limiter.observe(response.headers, response.status_code)
                 status = response.status_code
                 if status == 401:
-                    if renewed:
+                    # A token refused although it had not expired, right after a renewal: the
+                    # credentials themselves are refused. (One that simply ran out is renewed again.)
+                    expired = token.expires_within(0, now=datetime.now(UTC))
+                    if renewals >= _MAX_RENEWALS or (renewals and not expired):
                         raise ClassyAuthError(
                             "Classy refused this app's access token even right after issuing a new one. "
                             "Check that the app still exists in Classy, then save its credentials again.",
                             status_code=401,
                         )
-                    renewed = True
+                    renewals += 1
                     await self._tokens.token_rejected(token)
                     continue
                 body = _decode(response.content)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.classy import ClassyClient, Page
@@ -28,7 +28,13 @@ from app.db.base import utc_now
 from app.db.models import Integration, SyncCursor
 from app.db.repositories import sync_state
 from app.db.repositories.credentials import load_credentials, store_tokens
-from app.db.repositories.records import refresh_people, refresh_statistics, upsert_page
+from app.db.repositories.records import (
+    UpsertOutcome,
+    is_bad_value_error,
+    merge_queued_contacts,
+    refresh_statistics,
+    upsert_page,
+)
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
 from app.security.crypto import Encryptor
 from app.settings import Settings
@@ -41,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PER_PAGE = 100
+# Contacts touched by pages are queued with each page and merged every this many pages (and at the
+# end of each stream): one set-based merge costs little more than a per-page one.
+MERGE_EVERY_PAGES = 20
 # A stream's table (and the contacts) are re-analyzed once the run has inserted this many rows into it,
 # then each time the run's inserts double: a handful of ANALYZEs per bulk import, none for small runs.
 ANALYZE_AFTER_INSERTS = 5_000
@@ -103,15 +112,22 @@ class IntegrationSync:
         self.counts: dict[str, StreamCounts] = {}
         self.floors: dict[str, datetime | None] = {}
         self.analyze_due: dict[str, int] = {}
+        self.pages_since_merge = 0
+        # Streams are read concurrently, but their write transactions take turns: a contact merge
+        # updating donations while a page transaction waits on the merge's queue rows would deadlock,
+        # and the database work is shorter than the fetching it overlaps with anyway.
+        self._writing = asyncio.Lock()
         # Windows end with the second the run starts in (Classy stamps whole seconds): changes made
         # before the run started are all inside; later ones are the next run's (its lookback re-reads
         # this second too).
         self.window_end = utc_now().replace(microsecond=0) + timedelta(seconds=1)
 
     async def run(self) -> None:
+        """Read every stream, concurrently (their Classy requests overlap; the limiter is shared)."""
         for stream in STREAMS:
             self.counts[stream.name] = StreamCounts()
-            await self._sync_stream(stream)
+        await _first_failure([self._sync_stream(stream) for stream in STREAMS])
+        await self._merge_contacts()  # anything still queued, e.g. by a run that crashed
 
     async def _sync_stream(self, stream: Stream) -> None:
         if stream.nullable_updated_at:
@@ -172,17 +188,13 @@ class IntegrationSync:
         return Checkpoint(window_start=start, window_end=self.window_end)
 
     async def _close_window(self, stream: Stream, window_end: datetime) -> None:
-        async with self.ctx.sessionmaker() as session, session.begin():
-            await self._renew_lease(session)
-            await sync_state.save_cursor(
-                session,
-                integration_id=self.integration_id,
-                organization_id=self.organization_id,
-                stream=stream.name,
-                position=sync_state.CursorPosition(
-                    None, None, None, None, None, None, window_end, self.floors.get(stream.name)
-                ),
+        if self.pages_since_merge:
+            await self._merge_contacts(stream)
+        async with self._writing, self.ctx.sessionmaker() as session, session.begin():
+            position = sync_state.CursorPosition(
+                None, None, None, None, None, None, window_end, self.floors.get(stream.name)
             )
+            await self._record_progress(session, stream, position)
 
     def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
         path = stream.path(self.organization_id)
@@ -234,12 +246,23 @@ class IntegrationSync:
             await fetching
         raise SyncStopped("The integration was paused or disconnected.")
 
-    async def _renew_lease(self, session: AsyncSession) -> None:
-        status = await sync_state.renew_lease(
+    async def _record_progress(
+        self,
+        session: AsyncSession,
+        stream: Stream | None = None,
+        position: sync_state.CursorPosition | None = None,
+    ) -> None:
+        """Renew the lease, move the cursor, update the run's counts; stop if the lease is not ours."""
+        status = await sync_state.record_progress(
             session,
             integration_id=self.integration_id,
             worker=self.ctx.worker,
             lease_seconds=self.ctx.settings.sync_lease_seconds,
+            run_id=self.run_id,
+            streams={name: c.as_dict() for name, c in self.counts.items()},
+            organization_id=self.organization_id,
+            stream=stream.name if stream else None,
+            position=position,
         )
         if status is None:
             raise SyncStopped("Another worker took over this integration's sync.")
@@ -247,59 +270,14 @@ class IntegrationSync:
             raise SyncStopped(f"The integration is {status}.")
 
     async def _commit(self, stream: Stream, records: list[dict[str, Any]], batch: Batch | None) -> None:
-        """Upsert one page and move its checkpoint, in one transaction."""
-        counts = self.counts[stream.name]
-        started = time.perf_counter()
-        async with self.ctx.sessionmaker() as session, session.begin():
-            await session.execute(ASYNC_COMMIT)
-            await self._renew_lease(session)
-            write_started = time.perf_counter()
-            outcome = await upsert_page(
-                session,
-                stream.mapping,
-                account=self.account,
-                organization_id=self.organization_id,
-                records=records,
-            )
-            written = time.perf_counter()
-            if stream.feeds_contacts and (outcome.inserted or outcome.updated):
-                await refresh_people(
-                    session,
-                    account=self.account,
-                    emails=outcome.emails,
-                    supporter_ids=outcome.supporter_ids,
-                    transaction_ids=outcome.changed_keys if stream.name == "transactions" else set(),
-                )
-            merged = time.perf_counter()
-            if batch is not None:
-                cp = batch.checkpoint
-                await sync_state.save_cursor(
-                    session,
-                    integration_id=self.integration_id,
-                    organization_id=self.organization_id,
-                    stream=stream.name,
-                    position=sync_state.CursorPosition(
-                        cp.window_start,
-                        cp.window_end,
-                        cp.position_ts,
-                        cp.position_id,
-                        cp.block_pass,
-                        cp.block_page,
-                        None,
-                        self.floors.get(stream.name),
-                    ),
-                )
-            counts.fetched += len(records)
-            counts.inserted += outcome.inserted
-            counts.updated += outcome.updated
-            counts.unchanged += outcome.unchanged
-            await sync_state.update_run(
-                session, self.run_id, streams={name: c.as_dict() for name, c in self.counts.items()}
-            )
-        phases = SYNC_PHASE_SECONDS
-        phases.labels(stream.name, "write").inc(written - write_started)
-        phases.labels(stream.name, "contacts").inc(merged - written)
-        phases.labels(stream.name, "checkpoint").inc(time.perf_counter() - started - (merged - write_started))
+        """Upsert one page and move its checkpoint, in one transaction (retried with safe casts)."""
+        try:
+            outcome = await self._write_page(stream, records, batch, safe_casts=False)
+        except DBAPIError as exc:
+            if not is_bad_value_error(exc):
+                raise
+            logger.warning("a page held a value Postgres cannot store; writing it with safe casts")
+            outcome = await self._write_page(stream, records, batch, safe_casts=True)
         for outcome_name, value in (
             ("inserted", outcome.inserted),
             ("updated", outcome.updated),
@@ -307,8 +285,67 @@ class IntegrationSync:
         ):
             if value:
                 SYNC_RECORDS.labels(stream.name, outcome_name).inc(value)
+        if stream.feeds_contacts and (outcome.inserted or outcome.updated):
+            self.pages_since_merge += 1
+            if self.pages_since_merge >= MERGE_EVERY_PAGES:
+                await self._merge_contacts(stream)
         if outcome.inserted:
-            await self._refresh_statistics(stream, counts.inserted)
+            await self._refresh_statistics(stream, self.counts[stream.name].inserted)
+
+    async def _write_page(
+        self, stream: Stream, records: list[dict[str, Any]], batch: Batch | None, *, safe_casts: bool
+    ) -> UpsertOutcome:
+        started = time.perf_counter()
+        async with self._writing, self.ctx.sessionmaker() as session, session.begin():
+            await session.execute(ASYNC_COMMIT)
+            outcome = await upsert_page(
+                session,
+                stream.mapping,
+                account=self.account,
+                organization_id=self.organization_id,
+                records=records,
+                safe_casts=safe_casts,
+            )
+            written = time.perf_counter()
+            counts = self.counts[stream.name]
+            totals = (counts.fetched, counts.inserted, counts.updated, counts.unchanged)
+            counts.fetched += len(records)
+            counts.inserted += outcome.inserted
+            counts.updated += outcome.updated
+            counts.unchanged += outcome.unchanged
+            position = None
+            if batch is not None:
+                cp = batch.checkpoint
+                position = sync_state.CursorPosition(
+                    cp.window_start,
+                    cp.window_end,
+                    cp.position_ts,
+                    cp.position_id,
+                    cp.block_pass,
+                    cp.block_page,
+                    None,
+                    self.floors.get(stream.name),
+                )
+            try:
+                await self._record_progress(session, stream if position else None, position)
+            except BaseException:
+                counts.fetched, counts.inserted, counts.updated, counts.unchanged = totals
+                raise
+        SYNC_PHASE_SECONDS.labels(stream.name, "write").inc(written - started)
+        SYNC_PHASE_SECONDS.labels(stream.name, "checkpoint").inc(time.perf_counter() - written)
+        return outcome
+
+    async def _merge_contacts(self, stream: Stream | None = None) -> None:
+        """Merge the contacts queued by the pages so far (set-based, one transaction)."""
+        started = time.perf_counter()
+        async with self._writing, self.ctx.sessionmaker() as session, session.begin():
+            await session.execute(ASYNC_COMMIT)
+            await merge_queued_contacts(session, account=self.account)
+            await self._record_progress(session)
+        self.pages_since_merge = 0
+        SYNC_PHASE_SECONDS.labels(stream.name if stream else "all", "contacts").inc(
+            time.perf_counter() - started
+        )
 
     async def _refresh_statistics(self, stream: Stream, inserted: int) -> None:
         """Keep the planner's row estimates in step with a bulk import (see `refresh_statistics`)."""
@@ -323,6 +360,20 @@ class IntegrationSync:
         except SQLAlchemyError:  # statistics are an optimisation: never fail a sync over them
             logger.warning("could not analyze %s", ", ".join(tables), exc_info=True)
         SYNC_PHASE_SECONDS.labels(stream.name, "analyze").inc(time.perf_counter() - started)
+
+
+async def _first_failure(jobs: list[Coroutine[Any, Any, None]]) -> None:
+    """Run jobs together; the first to fail cancels the rest and its exception is raised as is."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
 
 def _created_at(record: dict[str, Any]) -> datetime | None:

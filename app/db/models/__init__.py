@@ -2,7 +2,7 @@
 
 from app.db.models.audit import AuditEvent
 from app.db.models.classy_records import Campaign, Donation, RecurringPlan, Registration, Supporter
-from app.db.models.contact import Contact
+from app.db.models.contact import Contact, ContactRefresh
 from app.db.models.integration import Credential, Integration, OAuthState
 from app.db.models.sync import SyncCursor, SyncRun
 
@@ -10,6 +10,7 @@ __all__ = [
     "AuditEvent",
     "Campaign",
     "Contact",
+    "ContactRefresh",
     "Credential",
     "Donation",
     "Integration",

@@ -51,3 +51,19 @@ class Contact(Base):
     classy_updated_at: Mapped[OptionalTimestamp]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+
+
+class ContactRefresh(Base):
+    """People whose contact must be re-merged: queued with each page, merged in batches.
+
+    Merging contacts page by page cost more than everything else in an import; queuing the touched keys
+    in the page's transaction keeps that transaction crash-safe (a crash leaves them queued) while the
+    merge runs once per batch of pages, set-based.
+    """
+
+    __tablename__ = "contact_refresh"
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    # "email" (email_lower), "supporter" (Classy supporter id) or "transaction" (Classy transaction id).
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)

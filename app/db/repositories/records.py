@@ -6,12 +6,14 @@ they touch and the stream's checkpoint together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 import orjson
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.classy_columns import ResourceMapping
@@ -19,45 +21,50 @@ from app.db.repositories.classy_columns import ResourceMapping
 
 @dataclass
 class UpsertOutcome:
-    """What one page did: counts, and the people whose contact must be re-merged."""
+    """What one page did to its table."""
 
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    emails: set[str] = field(default_factory=set)
-    supporter_ids: set[int] = field(default_factory=set)
-    changed_keys: set[int] = field(default_factory=set)
 
 
 @cache
-def _upsert_sql(mapping: ResourceMapping) -> str:
+def _upsert_sql(mapping: ResourceMapping, safe: bool) -> str:
+    """One statement: upsert the page, and queue the people it touched for the contact merge."""
     columns = list(mapping.columns)
     key = mapping.key_column
     has_people = "email_lower" in mapping.columns
-    supporter_col = (
-        "classy_id"
-        if mapping.table == "supporter"
-        else "classy_supporter_id"
-        if mapping.table == "donation"
-        else None
-    )
-    select_exprs = ", ".join(mapping.columns[c] for c in columns)
+    supporter_col = {"supporter": "classy_id", "donation": "classy_supporter_id"}.get(mapping.table)
+    select_exprs = ", ".join(mapping.columns[c].sql(safe=safe) for c in columns)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*columns, "organization_id", "raw"])
-    returned = ", ".join(
-        [
-            "(xmax = 0) AS inserted",
-            f"{key} AS key",
-            "email_lower" if has_people else "NULL::text AS email_lower",
-            f"{supporter_col} AS supporter_id" if supporter_col else "NULL::bigint AS supporter_id",
+    email = "email_lower" if has_people else "NULL::text"
+    supporter = supporter_col or "NULL::bigint"
+    old_email = "t.email_lower" if has_people else "NULL::text"
+    old_supporter = f"t.{supporter_col}" if supporter_col else "NULL::bigint"
+    queued_keys = [
+        "SELECT 'email', email_lower FROM changed WHERE email_lower IS NOT NULL",
+        "SELECT 'email', old_email_lower FROM changed WHERE old_email_lower IS NOT NULL",
+    ]
+    if mapping.table == "supporter":
+        queued_keys.append("SELECT 'supporter', key::text FROM changed")
+    if mapping.table == "donation":
+        # A donation with a supporter is that supporter's: its own email shapes no contact, and its
+        # link is redone from its transaction key. Only supporter-less purchasers are people to merge.
+        queued_keys = [
+            "SELECT 'email', email_lower FROM changed WHERE email_lower IS NOT NULL AND supporter_id IS NULL",
+            "SELECT 'email', old_email_lower FROM changed "
+            "WHERE old_email_lower IS NOT NULL AND old_supporter_id IS NULL",
+            "SELECT 'transaction', key::text FROM changed",
         ]
-    )
-    old_cols = ", ".join(
-        [
-            f"t.{key} AS key",
-            "t.email_lower" if has_people else "NULL::text AS email_lower",
-            f"t.{supporter_col} AS supporter_id" if supporter_col else "NULL::bigint AS supporter_id",
-        ]
-    )
+    queue = ""
+    if has_people:
+        queue = f"""
+, queued AS (
+    INSERT INTO contact_refresh (account, kind, key)
+    SELECT DISTINCT :account, kind, key FROM ({" UNION ".join(queued_keys)}) AS q(kind, key)
+    ORDER BY 2, 3
+    ON CONFLICT DO NOTHING
+)"""
     return f"""
 WITH src AS (
     SELECT DISTINCT ON (k) k, r FROM (
@@ -66,8 +73,11 @@ WITH src AS (
     ) s ORDER BY k, ord DESC
 ),
 old AS (
-    SELECT {old_cols} FROM {mapping.table} t
-    WHERE t.account = :account AND t.{key} IN (SELECT k FROM src)
+    -- One index lookup per record of the page, whatever the planner thinks of the table's size.
+    SELECT t.{key} AS key, {old_email} AS email_lower, {old_supporter} AS supporter_id
+    FROM src CROSS JOIN LATERAL (
+        SELECT * FROM {mapping.table} x WHERE x.account = :account AND x.{key} = src.k
+    ) t
 ),
 written AS (
     INSERT INTO {mapping.table} (account, organization_id, {key}, {", ".join(columns)}, raw, synced_at)
@@ -75,11 +85,14 @@ written AS (
     ON CONFLICT (account, {key}) DO UPDATE SET {updates}, synced_at = now()
     WHERE {mapping.table}.raw IS DISTINCT FROM EXCLUDED.raw
        OR {mapping.table}.organization_id IS DISTINCT FROM EXCLUDED.organization_id
-    RETURNING {returned}
-)
-SELECT w.inserted, w.key, w.email_lower, w.supporter_id, o.email_lower AS old_email_lower,
-       o.supporter_id AS old_supporter_id, (SELECT count(*) FROM src) AS total
-FROM written w LEFT JOIN old o ON o.key = w.key
+    RETURNING (xmax = 0) AS inserted, {key} AS key, {email} AS email_lower, {supporter} AS supporter_id
+),
+changed AS (
+    SELECT w.*, o.email_lower AS old_email_lower, o.supporter_id AS old_supporter_id
+    FROM written w LEFT JOIN old o ON o.key = w.key
+){queue}
+SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
+FROM changed
 """
 
 
@@ -90,31 +103,27 @@ async def upsert_page(
     account: str,
     organization_id: int,
     records: list[dict[str, Any]],
+    safe_casts: bool = False,
 ) -> UpsertOutcome:
-    """Insert new records, update changed ones, leave identical ones untouched; count each kind."""
-    outcome = UpsertOutcome()
+    """Insert new records, update changed ones, leave identical ones untouched; count each kind.
+
+    The people a changed record touches are queued in `contact_refresh` in the same statement, so they
+    commit (or roll back) with the page; `merge_queued_contacts` merges them later in batches.
+    A value the fast casts let through but Postgres cannot store raises a data error
+    (`is_bad_value_error`): the caller rolls back and writes the page again with `safe_casts=True`.
+    """
     if not records:
-        return outcome
-    payload = orjson.dumps(records).decode()
-    result = await session.execute(
-        text(_upsert_sql(mapping)),
-        {"records": payload, "account": account, "organization_id": organization_id},
-    )
+        return UpsertOutcome()
+    params = {
+        "records": orjson.dumps(records).decode(),
+        "account": account,
+        "organization_id": organization_id,
+    }
+    row = (await session.execute(text(_upsert_sql(mapping, safe_casts)), params)).one()
     total = len({r.get("id") for r in records})
-    for row in result:
-        if row.inserted:
-            outcome.inserted += 1
-        else:
-            outcome.updated += 1
-        for email in (row.email_lower, row.old_email_lower):
-            if email:
-                outcome.emails.add(email)
-        for supporter_id in (row.supporter_id, row.old_supporter_id):
-            if supporter_id is not None:
-                outcome.supporter_ids.add(supporter_id)
-        outcome.changed_keys.add(row.key)
-    outcome.unchanged = total - outcome.inserted - outcome.updated
-    return outcome
+    return UpsertOutcome(
+        inserted=row.inserted, updated=row.updated, unchanged=total - row.inserted - row.updated
+    )
 
 
 _PERSON_FIELDS = (
@@ -246,6 +255,12 @@ WHERE c.account = :account AND (
 """
 
 
+def is_bad_value_error(exc: BaseException) -> bool:
+    """A Postgres data exception (SQLSTATE class 22: out-of-range date, numeric overflow, …)."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, DBAPIError) and isinstance(sqlstate, str) and sqlstate.startswith("22")
+
+
 async def refresh_people(
     session: AsyncSession,
     *,
@@ -253,23 +268,37 @@ async def refresh_people(
     emails: set[str],
     supporter_ids: set[int],
     transaction_ids: set[int],
+    chunk: int = 5000,
 ) -> None:
-    """Re-merge the contacts these records touch, re-link their donations, drop contacts left empty."""
-    if not (emails or supporter_ids or transaction_ids):
-        return
-    params = {
-        "account": account,
-        "emails": sorted(emails),
-        "supporter_ids": sorted(supporter_ids),
-        "transaction_ids": sorted(transaction_ids),
-    }
-    if emails:
-        await session.execute(text(_MERGE_BY_EMAIL), params)
-    if supporter_ids:
-        await session.execute(text(_MERGE_SUPPORTERS_WITHOUT_EMAIL), params)
-    await session.execute(text(_LINK_DONATIONS), params)
-    if emails or supporter_ids:
-        await session.execute(text(_DELETE_ORPHANS), params)
+    """Re-merge the contacts these records touch, re-link their donations, drop contacts left empty.
+
+    Each step runs over every key (in chunks of `chunk`) before the next starts: links must see every
+    merged contact, and orphans are only orphans once every donation has moved.
+    """
+    batches = list(_chunks(account, sorted(emails), sorted(supporter_ids), sorted(transaction_ids), chunk))
+    for params in batches:
+        if params["emails"]:
+            await session.execute(text(_MERGE_BY_EMAIL), params)
+        if params["supporter_ids"]:
+            await session.execute(text(_MERGE_SUPPORTERS_WITHOUT_EMAIL), params)
+    for params in batches:
+        await session.execute(text(_LINK_DONATIONS), params)
+    for params in batches:
+        if params["emails"] or params["supporter_ids"]:
+            await session.execute(text(_DELETE_ORPHANS), params)
+
+
+def _chunks(
+    account: str, emails: list[str], supporter_ids: list[int], transaction_ids: list[int], size: int
+) -> Iterator[dict[str, Any]]:
+    longest = max(len(emails), len(supporter_ids), len(transaction_ids))
+    for start in range(0, longest, size):
+        yield {
+            "account": account,
+            "emails": emails[start : start + size],
+            "supporter_ids": supporter_ids[start : start + size],
+            "transaction_ids": transaction_ids[start : start + size],
+        }
 
 
 async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
@@ -282,3 +311,23 @@ async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
     """
     for table in tables:
         await session.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))
+
+
+_TAKE_QUEUED = text("DELETE FROM contact_refresh WHERE account = :account RETURNING kind, key")
+
+
+async def merge_queued_contacts(session: AsyncSession, *, account: str, chunk: int = 5000) -> int:
+    """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged."""
+    rows = (await session.execute(_TAKE_QUEUED, {"account": account})).all()
+    keys: dict[str, set[str]] = {"email": set(), "supporter": set(), "transaction": set()}
+    for kind, key in rows:
+        keys.setdefault(kind, set()).add(key)
+    await refresh_people(
+        session,
+        account=account,
+        emails=keys["email"],
+        supporter_ids={int(k) for k in keys["supporter"]},
+        transaction_ids={int(k) for k in keys["transaction"]},
+        chunk=chunk,
+    )
+    return len(rows)

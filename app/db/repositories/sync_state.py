@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -171,3 +172,75 @@ async def running_run_ids(session: AsyncSession, integration_id: int) -> list[in
         select(SyncRun.id).where(SyncRun.integration_id == integration_id, SyncRun.status == "running")
     )
     return list(rows.scalars())
+
+
+_PROGRESS = text(
+    """
+WITH lease AS (
+    UPDATE integration SET lease_expires_at = now() + make_interval(secs => :lease_seconds)
+    WHERE id = :integration_id AND lease_owner = :worker
+    RETURNING status
+),
+moved AS (
+    INSERT INTO sync_cursor (integration_id, organization_id, stream, window_start, window_end,
+                             position_ts, position_id, block_page, state, completed_through, updated_at)
+    SELECT :integration_id, :organization_id, :stream, CAST(:window_start AS timestamptz),
+           CAST(:window_end AS timestamptz), CAST(:position_ts AS timestamptz), CAST(:position_id AS bigint),
+           CAST(:block_page AS integer), CAST(:state AS jsonb), CAST(:completed_through AS timestamptz), now()
+    WHERE CAST(:stream AS text) IS NOT NULL
+    ON CONFLICT (integration_id, organization_id, stream) DO UPDATE SET
+        window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
+        position_ts = EXCLUDED.position_ts, position_id = EXCLUDED.position_id,
+        block_page = EXCLUDED.block_page, state = EXCLUDED.state,
+        completed_through = EXCLUDED.completed_through, updated_at = now()
+),
+counted AS (
+    UPDATE sync_run SET streams = CAST(:streams AS jsonb) WHERE id = :run_id
+)
+SELECT status FROM lease
+"""
+)
+
+
+async def record_progress(
+    session: AsyncSession,
+    *,
+    integration_id: int,
+    worker: str,
+    lease_seconds: int,
+    run_id: int,
+    streams: dict[str, Any],
+    organization_id: int,
+    stream: str | None = None,
+    position: CursorPosition | None = None,
+) -> str | None:
+    """Renew our lease, move the stream's cursor and update the run's counts: one round trip.
+
+    Returns the integration's status, or None when the lease is no longer ours (the caller then rolls
+    back, so no page is committed by a worker that lost its lease).
+    """
+    state: dict[str, Any] = {}
+    if position is not None and position.block_pass is not None:
+        state["block_pass"] = position.block_pass
+    if position is not None and position.history_floor is not None:
+        state["history_floor"] = position.history_floor.isoformat()
+    result = await session.execute(
+        _PROGRESS,
+        {
+            "integration_id": integration_id,
+            "worker": worker,
+            "lease_seconds": lease_seconds,
+            "run_id": run_id,
+            "streams": json.dumps(streams),
+            "organization_id": organization_id,
+            "stream": stream if position is not None else None,
+            "window_start": position.window_start if position else None,
+            "window_end": position.window_end if position else None,
+            "position_ts": position.position_ts if position else None,
+            "position_id": position.position_id if position else None,
+            "block_page": position.block_page if position else None,
+            "state": json.dumps(state),
+            "completed_through": position.completed_through if position else None,
+        },
+    )
+    return result.scalar_one_or_none()

@@ -6,20 +6,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.classy_columns import CAMPAIGN, DONATION, SUPPORTER
-from app.db.repositories.records import refresh_people, upsert_page
+from app.db.repositories.records import merge_queued_contacts, upsert_page
 from tests.conftest import bearer
 
 
 async def seed(session: AsyncSession, account: str) -> None:
     async def put(mapping, records):  # type: ignore[no-untyped-def]
-        outcome = await upsert_page(session, mapping, account=account, organization_id=1, records=records)
-        await refresh_people(
-            session,
-            account=account,
-            emails=outcome.emails,
-            supporter_ids=outcome.supporter_ids,
-            transaction_ids=outcome.changed_keys if mapping is DONATION else set(),
-        )
+        await upsert_page(session, mapping, account=account, organization_id=1, records=records)
+        await merge_queued_contacts(session, account=account)
 
     await put(CAMPAIGN, [{"id": 7, "name": "Spring Gala", "updated_at": "2024-01-01T00:00:00+0000"}])
     await put(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Contact, Donation, Supporter
 from app.db.repositories.classy_columns import DONATION, REGISTRATION, SUPPORTER
-from app.db.repositories.records import refresh_people, upsert_page
+from app.db.repositories.records import is_bad_value_error, merge_queued_contacts, upsert_page
 
 ORG = 82364
 
@@ -55,13 +57,7 @@ def transaction(id_: int, supporter_id: int | None, email: str, **fields: Any) -
 
 async def apply(session: AsyncSession, mapping: Any, records: list[dict[str, Any]]) -> Any:
     outcome = await upsert_page(session, mapping, account="acme", organization_id=ORG, records=records)
-    await refresh_people(
-        session,
-        account="acme",
-        emails=outcome.emails,
-        supporter_ids=outcome.supporter_ids,
-        transaction_ids=outcome.changed_keys if mapping is DONATION else set(),
-    )
+    await merge_queued_contacts(session, account="acme")
     await session.commit()
     return outcome
 
@@ -139,3 +135,23 @@ async def test_supporter_without_email_gets_own_contact(session: AsyncSession) -
     await apply(session, SUPPORTER, [supporter(3, None)])
     contact = (await session.execute(select(Contact))).scalar_one()
     assert contact.email_lower is None and contact.classy_supporter_id == 3
+
+
+async def test_values_postgres_cannot_store_become_null_with_safe_casts(session: AsyncSession) -> None:
+    bad = transaction(
+        11, None, "z@x.org", refunded_at="0000-00-00 00:00:00", purchased_at="2024-02-30T00:00:00+0000"
+    )
+    bad["donation_gross_amount"] = 1e17
+    with pytest.raises(DBAPIError) as caught:
+        await upsert_page(session, DONATION, account="acme", organization_id=ORG, records=[bad])
+    assert is_bad_value_error(caught.value)
+    await session.rollback()
+    outcome = await upsert_page(
+        session, DONATION, account="acme", organization_id=ORG, records=[bad], safe_casts=True
+    )
+    await session.commit()
+    assert outcome.inserted == 1
+    donation = (await session.execute(select(Donation))).scalar_one()
+    assert (donation.refunded_at, donation.purchased_at, donation.amount) == (None, None, None)
+    assert donation.raw["refunded_at"] == "0000-00-00 00:00:00", "the raw payload keeps what Classy sent"
+    assert donation.total_amount == Decimal("52.50")

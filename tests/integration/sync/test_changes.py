@@ -52,7 +52,7 @@ async def test_records_changed_and_added_during_import_arrive_next_run(
             store.refund(org, rng.choice(tids))
             await asyncio.sleep(0.05)
         first = await wait_for_run(client)
-        assert first["status"] == "succeeded", first
+        assert first["status"] == "succeeded", (first["error"], first)
         control.delete("/faults")
         response = await client.post("/api/v1/apps/classy/sync", headers=ADMIN)
         assert response.status_code == 202, response.text

@@ -26,7 +26,7 @@ async def test_full_import_equals_sandbox(
     async with service(sync_settings(database_url, sandbox)) as client:
         await connect(client, sandbox, org)
         run = await wait_for_run(client)
-        assert run["status"] == "succeeded", run
+        assert run["status"] == "succeeded", (run["error"], run)
         assert run["trigger"] == "initial"
         assert run["streams"]["transactions"]["inserted"] == 900
         status = (await client.get("/api/v1/apps/classy", headers=ADMIN)).json()
@@ -55,7 +55,7 @@ async def _import_with_faults(session: AsyncSession, database_url: str, sandbox:
     async with service(settings) as client:
         await connect(client, sandbox, org)
         run = await wait_for_run(client, timeout=180)
-        assert run["status"] == "succeeded", run
+        assert run["status"] == "succeeded", (run["error"], run)
     log = control.get("/requests", params={"limit": 100_000}).json()
     statuses = {r["status"] for r in data_requests(sandbox)}
     assert statuses & {429, 503, 500}, log["by_status"]
