@@ -178,9 +178,13 @@ def limiter_for(client_id: str, rpm: int = 1800) -> RateLimiter:
     """The limiter shared by every stream of one Classy app; created on first use.
 
     Classy counts per app, so all clients built with the same ``client_id`` in this process
-    must draw from one budget. A later call with a different ``rpm`` gets the existing limiter.
+    must draw from one budget. A later call with a different ``rpm`` (the configured rate changed)
+    gets the existing limiter, set to the new rate.
     """
     limiter = _registry.get(client_id)
     if limiter is None:
         limiter = _registry[client_id] = RateLimiter(rpm)
+    elif limiter.requests_per_minute != rpm:
+        limiter.requests_per_minute = rpm
+        limiter.burst = max(1, min(limiter.burst, rpm // 2))
     return limiter

@@ -19,6 +19,7 @@ from app.classy import (
     ClassyOrganizationAccessError,
     Token,
 )
+from app.classy.ratelimit import limiter_for
 from app.errors import AppError, UnprocessableError, UpstreamError
 from app.settings import Settings
 
@@ -81,6 +82,8 @@ class ClassyChecks:
             client_secret=client_secret,
             api_url=self._settings.classy_api_url,
             token_url=self._settings.classy_token_url,
+            # The app's one budget, at the configured rate (the sync's streams draw from it too).
+            limiter=limiter_for(client_id, self._settings.classy_rate_limit_per_minute),
             max_retries=self._max_retries,
             timeout=self._timeout,
             transport=self._transport,

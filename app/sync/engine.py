@@ -38,6 +38,7 @@ from app.db.repositories.records import (
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
 from app.security.crypto import Encryptor
 from app.settings import Settings
+from app.sync.locks import SharedExclusiveLock
 from app.sync.prefetch import prefetch
 from app.sync.scheduler import StopSignals
 from app.sync.streams import STREAMS, Stream
@@ -49,7 +50,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PER_PAGE = 100
 # Contacts touched by pages are queued with each page and merged every this many pages (and at the
 # end of each stream): one set-based merge costs little more than a per-page one.
-MERGE_EVERY_PAGES = 20
+MERGE_EVERY_PAGES = 100
 # A stream's table (and the contacts) are re-analyzed once the run has inserted this many rows into it,
 # then each time the run's inserts double: a handful of ANALYZEs per bulk import, none for small runs.
 ANALYZE_AFTER_INSERTS = 5_000
@@ -113,10 +114,10 @@ class IntegrationSync:
         self.floors: dict[str, datetime | None] = {}
         self.analyze_due: dict[str, int] = {}
         self.pages_since_merge = 0
-        # Streams are read concurrently, but their write transactions take turns: a contact merge
-        # updating donations while a page transaction waits on the merge's queue rows would deadlock,
-        # and the database work is shorter than the fetching it overlaps with anyway.
-        self._writing = asyncio.Lock()
+        # Streams are read and written concurrently (each writes its own table; all queue contact keys
+        # in sorted order, then touch the integration row), but a contact merge runs alone: it updates
+        # donations while a page transaction could be waiting on the merge's queue rows (a deadlock).
+        self._writes = SharedExclusiveLock()
         # Windows end with the second the run starts in (Classy stamps whole seconds): changes made
         # before the run started are all inside; later ones are the next run's (its lookback re-reads
         # this second too).
@@ -190,11 +191,11 @@ class IntegrationSync:
     async def _close_window(self, stream: Stream, window_end: datetime) -> None:
         if self.pages_since_merge:
             await self._merge_contacts(stream)
-        async with self._writing, self.ctx.sessionmaker() as session, session.begin():
+        async with self._writes.exclusive(), self.ctx.sessionmaker() as session, session.begin():
             position = sync_state.CursorPosition(
                 None, None, None, None, None, None, window_end, self.floors.get(stream.name)
             )
-            await self._record_progress(session, stream, position)
+            await self._record_progress(session, stream, position, with_counts=True)
 
     def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
         path = stream.path(self.organization_id)
@@ -251,15 +252,21 @@ class IntegrationSync:
         session: AsyncSession,
         stream: Stream | None = None,
         position: sync_state.CursorPosition | None = None,
+        *,
+        with_counts: bool = False,
     ) -> None:
-        """Renew the lease, move the cursor, update the run's counts; stop if the lease is not ours."""
+        """Renew the lease, move the cursor (and the run's counts); stop if the lease is not ours.
+
+        Page transactions leave the run's counts alone (every stream would contend for that one row);
+        merges and window ends, which run alone, publish them: live progress every few pages.
+        """
         status = await sync_state.record_progress(
             session,
             integration_id=self.integration_id,
             worker=self.ctx.worker,
             lease_seconds=self.ctx.settings.sync_lease_seconds,
             run_id=self.run_id,
-            streams={name: c.as_dict() for name, c in self.counts.items()},
+            streams={name: c.as_dict() for name, c in self.counts.items()} if with_counts else None,
             organization_id=self.organization_id,
             stream=stream.name if stream else None,
             position=position,
@@ -296,7 +303,7 @@ class IntegrationSync:
         self, stream: Stream, records: list[dict[str, Any]], batch: Batch | None, *, safe_casts: bool
     ) -> UpsertOutcome:
         started = time.perf_counter()
-        async with self._writing, self.ctx.sessionmaker() as session, session.begin():
+        async with self._writes.shared(), self.ctx.sessionmaker() as session, session.begin():
             await session.execute(ASYNC_COMMIT)
             outcome = await upsert_page(
                 session,
@@ -338,10 +345,10 @@ class IntegrationSync:
     async def _merge_contacts(self, stream: Stream | None = None) -> None:
         """Merge the contacts queued by the pages so far (set-based, one transaction)."""
         started = time.perf_counter()
-        async with self._writing, self.ctx.sessionmaker() as session, session.begin():
+        async with self._writes.exclusive(), self.ctx.sessionmaker() as session, session.begin():
             await session.execute(ASYNC_COMMIT)
             await merge_queued_contacts(session, account=self.account)
-            await self._record_progress(session)
+            await self._record_progress(session, with_counts=True)
         self.pages_since_merge = 0
         SYNC_PHASE_SECONDS.labels(stream.name if stream else "all", "contacts").inc(
             time.perf_counter() - started

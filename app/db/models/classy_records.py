@@ -89,7 +89,6 @@ class Donation(Base):
         Index("ix_donation_account_supporter", "account", "classy_supporter_id"),
         Index("ix_donation_account_email_lower", "account", "email_lower"),
         Index("ix_donation_account_contact", "account", "contact_id"),
-        Index("ix_donation_account_updated", "account", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

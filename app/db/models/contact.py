@@ -28,7 +28,6 @@ class Contact(Base):
             unique=True,
             postgresql_where=text("email_lower IS NULL"),
         ),
-        Index("ix_contact_account_updated", "account", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -316,7 +316,7 @@ async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
 _TAKE_QUEUED = text("DELETE FROM contact_refresh WHERE account = :account RETURNING kind, key")
 
 
-async def merge_queued_contacts(session: AsyncSession, *, account: str, chunk: int = 5000) -> int:
+async def merge_queued_contacts(session: AsyncSession, *, account: str, chunk: int = 20000) -> int:
     """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged."""
     rows = (await session.execute(_TAKE_QUEUED, {"account": account})).all()
     keys: dict[str, set[str]] = {"email": set(), "supporter": set(), "transaction": set()}

@@ -195,7 +195,8 @@ moved AS (
         completed_through = EXCLUDED.completed_through, updated_at = now()
 ),
 counted AS (
-    UPDATE sync_run SET streams = CAST(:streams AS jsonb) WHERE id = :run_id
+    UPDATE sync_run SET streams = CAST(:streams AS jsonb)
+    WHERE id = :run_id AND CAST(:streams AS jsonb) IS NOT NULL
 )
 SELECT status FROM lease
 """
@@ -209,12 +210,12 @@ async def record_progress(
     worker: str,
     lease_seconds: int,
     run_id: int,
-    streams: dict[str, Any],
+    streams: dict[str, Any] | None,
     organization_id: int,
     stream: str | None = None,
     position: CursorPosition | None = None,
 ) -> str | None:
-    """Renew our lease, move the stream's cursor and update the run's counts: one round trip.
+    """Renew our lease, move the stream's cursor and (given `streams`) the run's counts: one round trip.
 
     Returns the integration's status, or None when the lease is no longer ours (the caller then rolls
     back, so no page is committed by a worker that lost its lease).
@@ -231,7 +232,7 @@ async def record_progress(
             "worker": worker,
             "lease_seconds": lease_seconds,
             "run_id": run_id,
-            "streams": json.dumps(streams),
+            "streams": None if streams is None else json.dumps(streams),
             "organization_id": organization_id,
             "stream": stream if position is not None else None,
             "window_start": position.window_start if position else None,
