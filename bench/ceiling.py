@@ -37,7 +37,8 @@ class Column:
 def columns_of(mapping: ResourceMapping) -> list[Column]:
     """Read each column's JSON path and type back from the mapping's SQL expression."""
     out = []
-    for name, expr in mapping.columns.items():
+    for name, column in mapping.columns.items():
+        expr = column.sql(safe=False)
         if "jsonb_typeof" in expr:
             out.append(Column(name, ("items",), "items"))
             continue
@@ -155,7 +156,7 @@ async def map_only(dsn: str, data: dict[str, list[dict[str, Any]]], per_page: in
         total = 0.0
         encode = 0.0
         for stream in STREAMS:
-            exprs = ", ".join(stream.mapping.columns.values())
+            exprs = ", ".join(c.sql(safe=False) for c in stream.mapping.columns.values())
             sql = f"SELECT count(*) FROM (SELECT {exprs} FROM jsonb_array_elements($1::jsonb) AS e(r)) x"
             records = data[stream.name]
             for start in range(0, len(records), per_page):

@@ -12,22 +12,19 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.classy import ClassyClient, Page
-from app.classy.ratelimit import limiter_for
 from app.classy.timestamps import parse_timestamp
-from app.classy.tokens import Token
 from app.db.base import utc_now
 from app.db.models import Integration, SyncCursor
 from app.db.repositories import sync_state
-from app.db.repositories.credentials import load_credentials, store_tokens
 from app.db.repositories.records import (
     UpsertOutcome,
     is_bad_value_error,
@@ -36,11 +33,9 @@ from app.db.repositories.records import (
     upsert_page,
 )
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
-from app.security.crypto import Encryptor
-from app.settings import Settings
+from app.sync.context import SyncContext
 from app.sync.locks import SharedExclusiveLock
 from app.sync.prefetch import prefetch
-from app.sync.scheduler import StopSignals
 from app.sync.streams import STREAMS, Stream
 from app.sync.window import SORT, Batch, Checkpoint, WindowReader, read_null_block
 
@@ -78,17 +73,6 @@ class StreamCounts:
             "updated": self.updated,
             "unchanged": self.unchanged,
         }
-
-
-@dataclass
-class SyncContext:
-    """What a run needs from the process: settings, database and secrets."""
-
-    settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
-    encryptor: Encryptor
-    worker: str
-    stop_signals: StopSignals = field(default_factory=StopSignals)
 
 
 class IntegrationSync:
@@ -389,46 +373,3 @@ def _created_at(record: dict[str, Any]) -> datetime | None:
         return parse_timestamp(value) if isinstance(value, str) and value else None
     except ValueError:
         return None
-
-
-def make_client(
-    ctx: SyncContext, integration_id: int, client_id: str, client_secret: str, token: Token | None
-) -> ClassyClient:
-    """A Classy client whose renewed tokens are stored (encrypted) for the next run."""
-
-    async def keep_token(new: Token) -> None:
-        async with ctx.sessionmaker() as session, session.begin():
-            await store_tokens(
-                session,
-                ctx.encryptor,
-                integration_id=integration_id,
-                access_token=new.access_token,
-                refresh_token=new.refresh_token,
-                token_expires_at=new.expires_at,
-            )
-
-    settings = ctx.settings
-    return ClassyClient(
-        client_id=client_id,
-        client_secret=client_secret,
-        api_url=settings.classy_api_url,
-        token_url=settings.classy_token_url,
-        token=token,
-        on_token=keep_token,
-        limiter=limiter_for(client_id, settings.classy_rate_limit_per_minute),
-    )
-
-
-async def load_client(ctx: SyncContext, integration_id: int) -> ClassyClient | None:
-    async with ctx.sessionmaker() as session:
-        credentials = await load_credentials(session, ctx.encryptor, integration_id)
-    if credentials is None:
-        return None
-    token = None
-    if credentials.access_token:
-        token = Token(
-            access_token=credentials.access_token,
-            expires_at=credentials.token_expires_at,
-            refresh_token=credentials.refresh_token,
-        )
-    return make_client(ctx, integration_id, credentials.client_id, credentials.client_secret, token)

@@ -23,7 +23,9 @@ from app.db.repositories import sync_state
 from app.metrics import SYNC_RETRIES, SYNC_RUN_SECONDS, SYNC_RUNNING, SYNC_RUNS
 from app.security.crypto import Encryptor
 from app.settings import Settings
-from app.sync.engine import IntegrationSync, SyncContext, SyncStopped, load_client
+from app.sync.clients import load_client
+from app.sync.context import SyncContext
+from app.sync.engine import IntegrationSync, SyncStopped
 from app.sync.scheduler import SyncScheduler
 from app.sync.window import UnorderedPageError
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
@@ -105,31 +105,6 @@ class CursorPosition:
     history_floor: datetime | None = None
 
 
-async def save_cursor(
-    session: AsyncSession, *, integration_id: int, organization_id: int, stream: str, position: CursorPosition
-) -> None:
-    """Write the stream's checkpoint (inside the transaction of the rows it covers)."""
-    cursor = await get_cursor(
-        session, integration_id=integration_id, organization_id=organization_id, stream=stream
-    )
-    if cursor is None:
-        cursor = SyncCursor(integration_id=integration_id, organization_id=organization_id, stream=stream)
-        session.add(cursor)
-    cursor.window_start = position.window_start
-    cursor.window_end = position.window_end
-    cursor.position_ts = position.position_ts
-    cursor.position_id = position.position_id
-    cursor.block_page = position.block_page
-    state: dict[str, Any] = {}
-    if position.block_pass is not None:
-        state["block_pass"] = position.block_pass
-    if position.history_floor is not None:
-        state["history_floor"] = position.history_floor.isoformat()
-    cursor.state = state
-    cursor.completed_through = position.completed_through
-    await session.flush()
-
-
 def cursor_position(cursor: SyncCursor) -> CursorPosition:
     state = cursor.state or {}
     block_pass = state.get("block_pass")
@@ -165,13 +140,6 @@ async def start_run(
 
 async def update_run(session: AsyncSession, run_id: int, **values: Any) -> None:
     await session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
-
-
-async def running_run_ids(session: AsyncSession, integration_id: int) -> list[int]:
-    rows = await session.execute(
-        select(SyncRun.id).where(SyncRun.integration_id == integration_id, SyncRun.status == "running")
-    )
-    return list(rows.scalars())
 
 
 _PROGRESS = text(

@@ -76,6 +76,7 @@ async def test_rate_limit_is_never_exceeded_and_the_read_takes_close_to_the_mini
     busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
     assert busiest <= rpm / 60 + 4, f"{busiest} requests in one second"
     minimum = (pages - 4) * 60 / rpm  # the limiter allows a burst of 4 at the start
-    assert minimum * 0.9 <= elapsed <= minimum * 1.25 + 0.5, (
+    # Close to the minimum the rate allows (a loaded CI machine gets some slack, never a speed-up).
+    assert minimum * 0.9 <= elapsed <= minimum * 1.5 + 1.0, (
         f"{elapsed:.2f} s for a minimum of {minimum:.2f} s"
     )

@@ -68,3 +68,24 @@ async def test_org_not_linked_to_the_app_is_rejected() -> None:
     with pytest.raises(UnprocessableError) as caught:
         await checks().verify_app(client_id="id", client_secret="secret", organization_id=42)
     assert caught.value.code == "organization_not_accessible"
+
+
+@respx.mock
+async def test_the_check_uses_the_apps_limiter_at_the_configured_rate() -> None:
+    """Save's check must not pin the app's shared limiter at Classy's default rate (it did once)."""
+    from app.classy.ratelimit import _registry, limiter_for
+
+    respx.post(TOKEN).respond(
+        200, json={"access_token": "t0k3n-value", "expires_in": 3600, "token_type": "bearer"}
+    )
+    respx.get(f"{API}/organizations/42").respond(200, json={"id": 42, "name": "Org"})
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        APP_ENV="test",
+        CLASSY_API_URL=API,
+        CLASSY_TOKEN_URL=TOKEN,
+        CLASSY_RATE_LIMIT_PER_MINUTE=12345,
+    )
+    await ClassyChecks(settings).verify_app(client_id="rate-app", client_secret="secret", organization_id=42)
+    assert _registry["rate-app"].requests_per_minute == 12345
+    assert limiter_for("rate-app", 600).requests_per_minute == 600, "a changed setting takes effect"
