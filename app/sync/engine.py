@@ -96,6 +96,9 @@ class IntegrationSync:
         self.client = client
         self.counts: dict[str, StreamCounts] = {}
         self.floors: dict[str, datetime | None] = {}
+        # Streams that have read a window up to this run's end (a run always reads at least one,
+        # even when the last run ended in this same second: its changes may be stamped with it).
+        self._windows_read: dict[str, bool] = {}
         self.analyze_due: dict[str, int] = {}
         self.pages_since_merge = 0
         # Streams are read and written concurrently (each writes its own table; all queue contact keys
@@ -125,6 +128,7 @@ class IntegrationSync:
             async for batch in prefetch(reader.batches()):
                 await self._commit(stream, batch.records, batch)
             await self._close_window(stream, checkpoint.window_end)
+            self._windows_read[stream.name] = True
 
     async def _load_cursor(self, stream: Stream) -> SyncCursor | None:
         async with self.ctx.sessionmaker() as session:
@@ -160,8 +164,8 @@ class IntegrationSync:
                 block_page=position.block_page,
             )
         completed = cursor.completed_through if cursor is not None else None
-        if completed is not None and completed >= self.window_end:
-            return None
+        if completed is not None and completed >= self.window_end and self._windows_read.get(stream.name):
+            return None  # this run has already read up to its end (after finishing an interrupted window)
         lookback = timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
         if completed is not None:
             start = completed - lookback

@@ -6,7 +6,6 @@ they touch and the stream's checkpoint together.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -169,7 +168,16 @@ _CONTACT_CHANGED = (
     f"({', '.join('contact.' + f for f in _COMPARED)}) IS DISTINCT FROM "
     f"({', '.join('EXCLUDED.' + f for f in _COMPARED)})"
 )
-_BY_EMAIL = "email_lower = ANY(:emails)"
+# The merge reads the people to re-merge straight from the queue: no key makes a round trip through
+# Python, and each step is one set-based statement the planner can hash-join.
+_QUEUED_EMAILS = "(SELECT key FROM contact_refresh WHERE account = :account AND kind = 'email')"
+_QUEUED_SUPPORTERS = (
+    "(SELECT key::bigint FROM contact_refresh WHERE account = :account AND kind = 'supporter')"
+)
+_QUEUED_TRANSACTIONS = (
+    "(SELECT key::bigint FROM contact_refresh WHERE account = :account AND kind = 'transaction')"
+)
+_BY_EMAIL = f"email_lower IN {_QUEUED_EMAILS}"
 _SOURCES = " UNION ALL ".join(
     [
         _source_select("supporter", 0, "classy_updated_at", "classy_created_at", "classy_id", _BY_EMAIL),
@@ -208,14 +216,14 @@ _MERGE_SUPPORTERS_WITHOUT_EMAIL = f"""
 INSERT INTO contact (account, email_lower, classy_supporter_id, {_CONTACT_COLUMNS},
                      classy_created_at, classy_updated_at, created_at, updated_at)
 SELECT :account, NULL, classy_id, {_CONTACT_COLUMNS}, classy_created_at, classy_updated_at, now(), now()
-FROM supporter WHERE account = :account AND classy_id = ANY(:supporter_ids) AND email_lower IS NULL
+FROM supporter WHERE account = :account AND classy_id IN {_QUEUED_SUPPORTERS} AND email_lower IS NULL
 ON CONFLICT (account, classy_supporter_id) WHERE email_lower IS NULL DO UPDATE SET
     {_CONTACT_UPDATES}, classy_created_at = EXCLUDED.classy_created_at,
     classy_updated_at = EXCLUDED.classy_updated_at, updated_at = now()
 WHERE {_CONTACT_CHANGED}
 """
 
-_LINK_DONATIONS = """
+_LINK_DONATIONS = f"""
 UPDATE donation d SET contact_id = link.contact_id
 FROM (
     SELECT d2.id, coalesce(by_supporter_email.id, by_supporter_id.id, by_own_email.id) AS contact_id
@@ -230,16 +238,16 @@ FROM (
         ON by_own_email.account = d2.account AND by_own_email.email_lower = d2.email_lower
         AND s.classy_id IS NULL
     WHERE d2.account = :account
-      AND (d2.classy_supporter_id = ANY(:supporter_ids) OR d2.email_lower = ANY(:emails)
-           OR d2.classy_transaction_id = ANY(:transaction_ids))
+      AND (d2.classy_supporter_id IN {_QUEUED_SUPPORTERS} OR d2.email_lower IN {_QUEUED_EMAILS}
+           OR d2.classy_transaction_id IN {_QUEUED_TRANSACTIONS})
 ) link
 WHERE d.id = link.id AND d.contact_id IS DISTINCT FROM link.contact_id
 """
 
-_DELETE_ORPHANS = """
+_DELETE_ORPHANS = f"""
 DELETE FROM contact c
 WHERE c.account = :account AND (
-    (c.email_lower = ANY(:emails)
+    (c.email_lower IN {_QUEUED_EMAILS}
      AND NOT EXISTS (SELECT 1 FROM supporter s
                      WHERE s.account = c.account AND s.email_lower = c.email_lower)
      AND NOT EXISTS (SELECT 1 FROM registration r
@@ -248,7 +256,7 @@ WHERE c.account = :account AND (
                      WHERE d.account = c.account AND d.email_lower = c.email_lower
                      AND d.classy_supporter_id IS NULL))
     OR
-    (c.email_lower IS NULL AND c.classy_supporter_id = ANY(:supporter_ids)
+    (c.email_lower IS NULL AND c.classy_supporter_id IN {_QUEUED_SUPPORTERS}
      AND NOT EXISTS (SELECT 1 FROM supporter s WHERE s.account = c.account
                      AND s.classy_id = c.classy_supporter_id AND s.email_lower IS NULL))
 )
@@ -268,37 +276,22 @@ async def refresh_people(
     emails: set[str],
     supporter_ids: set[int],
     transaction_ids: set[int],
-    chunk: int = 5000,
 ) -> None:
-    """Re-merge the contacts these records touch, re-link their donations, drop contacts left empty.
-
-    Each step runs over every key (in chunks of `chunk`) before the next starts: links must see every
-    merged contact, and orphans are only orphans once every donation has moved.
-    """
-    batches = list(_chunks(account, sorted(emails), sorted(supporter_ids), sorted(transaction_ids), chunk))
-    for params in batches:
-        if params["emails"]:
-            await session.execute(text(_MERGE_BY_EMAIL), params)
-        if params["supporter_ids"]:
-            await session.execute(text(_MERGE_SUPPORTERS_WITHOUT_EMAIL), params)
-    for params in batches:
-        await session.execute(text(_LINK_DONATIONS), params)
-    for params in batches:
-        if params["emails"] or params["supporter_ids"]:
-            await session.execute(text(_DELETE_ORPHANS), params)
-
-
-def _chunks(
-    account: str, emails: list[str], supporter_ids: list[int], transaction_ids: list[int], size: int
-) -> Iterator[dict[str, Any]]:
-    longest = max(len(emails), len(supporter_ids), len(transaction_ids))
-    for start in range(0, longest, size):
-        yield {
-            "account": account,
-            "emails": emails[start : start + size],
-            "supporter_ids": supporter_ids[start : start + size],
-            "transaction_ids": transaction_ids[start : start + size],
-        }
+    """Re-merge the contacts of these people now (queue them, then merge the queue)."""
+    keys = [("email", e) for e in emails]
+    keys += [("supporter", str(i)) for i in supporter_ids] + [
+        ("transaction", str(i)) for i in transaction_ids
+    ]
+    if keys:
+        await session.execute(
+            text(
+                "INSERT INTO contact_refresh (account, kind, key) SELECT :account, kind, key "
+                "FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])) AS k(kind, key) "
+                "ORDER BY 2, 3 ON CONFLICT DO NOTHING"
+            ),
+            {"account": account, "kinds": [k for k, _ in sorted(keys)], "keys": [v for _, v in sorted(keys)]},
+        )
+    await merge_queued_contacts(session, account=account)
 
 
 async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
@@ -313,21 +306,14 @@ async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
         await session.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))
 
 
-_TAKE_QUEUED = text("DELETE FROM contact_refresh WHERE account = :account RETURNING kind, key")
+async def merge_queued_contacts(session: AsyncSession, *, account: str) -> int:
+    """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged.
 
-
-async def merge_queued_contacts(session: AsyncSession, *, account: str, chunk: int = 20000) -> int:
-    """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged."""
-    rows = (await session.execute(_TAKE_QUEUED, {"account": account})).all()
-    keys: dict[str, set[str]] = {"email": set(), "supporter": set(), "transaction": set()}
-    for kind, key in rows:
-        keys.setdefault(kind, set()).add(key)
-    await refresh_people(
-        session,
-        account=account,
-        emails=keys["email"],
-        supporter_ids={int(k) for k in keys["supporter"]},
-        transaction_ids={int(k) for k in keys["transaction"]},
-        chunk=chunk,
-    )
-    return len(rows)
+    Each step covers every queued key before the next starts: links must see every merged contact, and
+    orphans are only orphans once every donation has moved. The queue is emptied last.
+    """
+    params = {"account": account}
+    for statement in (_MERGE_BY_EMAIL, _MERGE_SUPPORTERS_WITHOUT_EMAIL, _LINK_DONATIONS, _DELETE_ORPHANS):
+        await session.execute(text(statement), params)
+    result = await session.execute(text("DELETE FROM contact_refresh WHERE account = :account"), params)
+    return int(getattr(result, "rowcount", 0) or 0)
