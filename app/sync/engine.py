@@ -34,7 +34,6 @@ from app.db.repositories.records import (
 )
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
 from app.sync.context import SyncContext
-from app.sync.locks import SharedExclusiveLock
 from app.sync.prefetch import prefetch
 from app.sync.streams import STREAMS, Stream
 from app.sync.window import SORT, Batch, Checkpoint, WindowReader, read_null_block
@@ -101,10 +100,10 @@ class IntegrationSync:
         self._windows_read: dict[str, bool] = {}
         self.analyze_due: dict[str, int] = {}
         self.pages_since_merge = 0
-        # Streams are read and written concurrently (each writes its own table; all queue contact keys
-        # in sorted order, then touch the integration row), but a contact merge runs alone: it updates
-        # donations while a page transaction could be waiting on the merge's queue rows (a deadlock).
-        self._writes = SharedExclusiveLock()
+        # Streams are read and written concurrently: each writes its own table and appends contact
+        # keys to an unconstrained queue, so page transactions only queue briefly for the integration
+        # row (the lease), never for a merge. Merges update contacts and donations: one at a time.
+        self._merging = asyncio.Lock()
         # Windows end with the second the run starts in (Classy stamps whole seconds): changes made
         # before the run started are all inside; later ones are the next run's (its lookback re-reads
         # this second too).
@@ -179,7 +178,7 @@ class IntegrationSync:
     async def _close_window(self, stream: Stream, window_end: datetime) -> None:
         if self.pages_since_merge:
             await self._merge_contacts(stream)
-        async with self._writes.exclusive(), self.ctx.sessionmaker() as session, session.begin():
+        async with self.ctx.sessionmaker() as session, session.begin():
             position = sync_state.CursorPosition(
                 None, None, None, None, None, None, window_end, self.floors.get(stream.name)
             )
@@ -291,7 +290,7 @@ class IntegrationSync:
         self, stream: Stream, records: list[dict[str, Any]], batch: Batch | None, *, safe_casts: bool
     ) -> UpsertOutcome:
         started = time.perf_counter()
-        async with self._writes.shared(), self.ctx.sessionmaker() as session, session.begin():
+        async with self.ctx.sessionmaker() as session, session.begin():
             await session.execute(ASYNC_COMMIT)
             outcome = await upsert_page(
                 session,
@@ -333,7 +332,7 @@ class IntegrationSync:
     async def _merge_contacts(self, stream: Stream | None = None) -> None:
         """Merge the contacts queued by the pages so far (set-based, one transaction)."""
         started = time.perf_counter()
-        async with self._writes.exclusive(), self.ctx.sessionmaker() as session, session.begin():
+        async with self._merging, self.ctx.sessionmaker() as session, session.begin():
             await session.execute(ASYNC_COMMIT)
             await merge_queued_contacts(session, account=self.account)
             await self._record_progress(session, with_counts=True)

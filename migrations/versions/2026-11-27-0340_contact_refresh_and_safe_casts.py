@@ -37,11 +37,13 @@ SAFE_CASTS = {
 def upgrade() -> None:
     op.create_table(
         "contact_refresh",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("account", sa.Text(), nullable=False),
         sa.Column("kind", sa.Text(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
-        sa.PrimaryKeyConstraint("account", "kind", "key", name=op.f("pk_contact_refresh")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contact_refresh")),
     )
+    op.create_index(op.f("ix_contact_refresh_account"), "contact_refresh", ["account"])
     for name, (returns, body) in SAFE_CASTS.items():
         op.execute(
             f"CREATE OR REPLACE FUNCTION {name}(value text) RETURNS {returns} "
@@ -52,4 +54,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in SAFE_CASTS:
         op.execute(f"DROP FUNCTION IF EXISTS {name}(text)")
+    op.drop_index(op.f("ix_contact_refresh_account"), table_name="contact_refresh")
     op.drop_table("contact_refresh")

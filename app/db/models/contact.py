@@ -62,7 +62,10 @@ class ContactRefresh(Base):
 
     __tablename__ = "contact_refresh"
 
-    account: Mapped[str] = mapped_column(Text, primary_key=True)
+    # No uniqueness on purpose: page transactions only ever append, so they never wait on a merge
+    # that is taking (deleting) keys at the same time; a merge reads each key once (DISTINCT).
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    account: Mapped[str] = mapped_column(Text, nullable=False, index=True)
     # "email" (email_lower), "supporter" (Classy supporter id) or "transaction" (Classy transaction id).
-    kind: Mapped[str] = mapped_column(Text, primary_key=True)
-    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    key: Mapped[str] = mapped_column(Text, nullable=False)

@@ -61,8 +61,6 @@ def _upsert_sql(mapping: ResourceMapping, safe: bool) -> str:
 , queued AS (
     INSERT INTO contact_refresh (account, kind, key)
     SELECT DISTINCT :account, kind, key FROM ({" UNION ".join(queued_keys)}) AS q(kind, key)
-    ORDER BY 2, 3
-    ON CONFLICT DO NOTHING
 )"""
     return f"""
 WITH src AS (
@@ -168,16 +166,13 @@ _CONTACT_CHANGED = (
     f"({', '.join('contact.' + f for f in _COMPARED)}) IS DISTINCT FROM "
     f"({', '.join('EXCLUDED.' + f for f in _COMPARED)})"
 )
-# The merge reads the people to re-merge straight from the queue: no key makes a round trip through
-# Python, and each step is one set-based statement the planner can hash-join.
-_QUEUED_EMAILS = "(SELECT key FROM contact_refresh WHERE account = :account AND kind = 'email')"
-_QUEUED_SUPPORTERS = (
-    "(SELECT key::bigint FROM contact_refresh WHERE account = :account AND kind = 'supporter')"
-)
-_QUEUED_TRANSACTIONS = (
-    "(SELECT key::bigint FROM contact_refresh WHERE account = :account AND kind = 'transaction')"
-)
-_BY_EMAIL = f"email_lower IN {_QUEUED_EMAILS}"
+# A merge first takes the queued keys into a temporary table `merging` (keys queued meanwhile wait for
+# the next merge), then reads them from there: no key makes a round trip through Python. Each set is
+# one array (an InitPlan, computed once per statement), so `= ANY(...)` keeps index-driven plans.
+_QUEUED_EMAILS = "ARRAY(SELECT key FROM merging WHERE kind = 'email')"
+_QUEUED_SUPPORTERS = "ARRAY(SELECT key::bigint FROM merging WHERE kind = 'supporter')"
+_QUEUED_TRANSACTIONS = "ARRAY(SELECT key::bigint FROM merging WHERE kind = 'transaction')"
+_BY_EMAIL = f"email_lower = ANY({_QUEUED_EMAILS})"
 _SOURCES = " UNION ALL ".join(
     [
         _source_select("supporter", 0, "classy_updated_at", "classy_created_at", "classy_id", _BY_EMAIL),
@@ -216,7 +211,7 @@ _MERGE_SUPPORTERS_WITHOUT_EMAIL = f"""
 INSERT INTO contact (account, email_lower, classy_supporter_id, {_CONTACT_COLUMNS},
                      classy_created_at, classy_updated_at, created_at, updated_at)
 SELECT :account, NULL, classy_id, {_CONTACT_COLUMNS}, classy_created_at, classy_updated_at, now(), now()
-FROM supporter WHERE account = :account AND classy_id IN {_QUEUED_SUPPORTERS} AND email_lower IS NULL
+FROM supporter WHERE account = :account AND classy_id = ANY({_QUEUED_SUPPORTERS}) AND email_lower IS NULL
 ON CONFLICT (account, classy_supporter_id) WHERE email_lower IS NULL DO UPDATE SET
     {_CONTACT_UPDATES}, classy_created_at = EXCLUDED.classy_created_at,
     classy_updated_at = EXCLUDED.classy_updated_at, updated_at = now()
@@ -238,8 +233,8 @@ FROM (
         ON by_own_email.account = d2.account AND by_own_email.email_lower = d2.email_lower
         AND s.classy_id IS NULL
     WHERE d2.account = :account
-      AND (d2.classy_supporter_id IN {_QUEUED_SUPPORTERS} OR d2.email_lower IN {_QUEUED_EMAILS}
-           OR d2.classy_transaction_id IN {_QUEUED_TRANSACTIONS})
+      AND (d2.classy_supporter_id = ANY({_QUEUED_SUPPORTERS}) OR d2.email_lower = ANY({_QUEUED_EMAILS})
+           OR d2.classy_transaction_id = ANY({_QUEUED_TRANSACTIONS}))
 ) link
 WHERE d.id = link.id AND d.contact_id IS DISTINCT FROM link.contact_id
 """
@@ -247,7 +242,7 @@ WHERE d.id = link.id AND d.contact_id IS DISTINCT FROM link.contact_id
 _DELETE_ORPHANS = f"""
 DELETE FROM contact c
 WHERE c.account = :account AND (
-    (c.email_lower IN {_QUEUED_EMAILS}
+    (c.email_lower = ANY({_QUEUED_EMAILS})
      AND NOT EXISTS (SELECT 1 FROM supporter s
                      WHERE s.account = c.account AND s.email_lower = c.email_lower)
      AND NOT EXISTS (SELECT 1 FROM registration r
@@ -256,7 +251,7 @@ WHERE c.account = :account AND (
                      WHERE d.account = c.account AND d.email_lower = c.email_lower
                      AND d.classy_supporter_id IS NULL))
     OR
-    (c.email_lower IS NULL AND c.classy_supporter_id IN {_QUEUED_SUPPORTERS}
+    (c.email_lower IS NULL AND c.classy_supporter_id = ANY({_QUEUED_SUPPORTERS})
      AND NOT EXISTS (SELECT 1 FROM supporter s WHERE s.account = c.account
                      AND s.classy_id = c.classy_supporter_id AND s.email_lower IS NULL))
 )
@@ -286,8 +281,7 @@ async def refresh_people(
         await session.execute(
             text(
                 "INSERT INTO contact_refresh (account, kind, key) SELECT :account, kind, key "
-                "FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])) AS k(kind, key) "
-                "ORDER BY 2, 3 ON CONFLICT DO NOTHING"
+                "FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])) AS k(kind, key)"
             ),
             {"account": account, "kinds": [k for k, _ in sorted(keys)], "keys": [v for _, v in sorted(keys)]},
         )
@@ -306,14 +300,27 @@ async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
         await session.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))
 
 
+_TAKE_QUEUED = (
+    # Per connection, emptied at each commit (and here, for a second merge in one transaction).
+    "CREATE TEMPORARY TABLE IF NOT EXISTS merging (kind text NOT NULL, key text NOT NULL) "
+    "ON COMMIT DELETE ROWS",
+    "DELETE FROM merging",
+    "WITH taken AS (DELETE FROM contact_refresh WHERE account = :account RETURNING kind, key) "
+    "INSERT INTO merging SELECT DISTINCT kind, key FROM taken",
+)
+
+
 async def merge_queued_contacts(session: AsyncSession, *, account: str) -> int:
     """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged.
 
-    Each step covers every queued key before the next starts: links must see every merged contact, and
-    orphans are only orphans once every donation has moved. The queue is emptied last.
+    The keys are taken first (page transactions running meanwhile queue theirs for the next merge), and
+    each step covers every taken key before the next starts: links must see every merged contact, and
+    orphans are only orphans once every donation has moved. Merges of one account must not overlap.
     """
     params = {"account": account}
+    await session.execute(text(_TAKE_QUEUED[0]))
+    await session.execute(text(_TAKE_QUEUED[1]))
+    taken = await session.execute(text(_TAKE_QUEUED[2]), params)
     for statement in (_MERGE_BY_EMAIL, _MERGE_SUPPORTERS_WITHOUT_EMAIL, _LINK_DONATIONS, _DELETE_ORPHANS):
         await session.execute(text(statement), params)
-    result = await session.execute(text("DELETE FROM contact_refresh WHERE account = :account"), params)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return int(getattr(taken, "rowcount", 0) or 0)
