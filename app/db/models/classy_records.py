@@ -80,7 +80,7 @@ class Registration(_ClassyRecord, _Person, Base):
     status: Mapped[OptionalText]
 
 
-class Donation(Base):
+class Donation(_Person, Base):
     """A Classy transaction, whatever its status (a refund updates the same row)."""
 
     __tablename__ = "donation"
@@ -111,18 +111,7 @@ class Donation(Base):
     refunded_at: Mapped[OptionalTimestamp]
     created_at: Mapped[OptionalTimestamp]
     updated_at: Mapped[OptionalTimestamp]
-    # The purchaser, for linking to a contact when the supporter is unknown or not here yet.
-    first_name: Mapped[OptionalText]
-    last_name: Mapped[OptionalText]
-    email: Mapped[OptionalText]
-    email_lower: Mapped[OptionalText]
-    phone: Mapped[OptionalText]
-    address1: Mapped[OptionalText]
-    address2: Mapped[OptionalText]
-    city: Mapped[OptionalText]
-    state: Mapped[OptionalText]
-    postal_code: Mapped[OptionalText]
-    country: Mapped[OptionalText]
+    # The purchaser's person columns (from _Person) link it to a contact when it has no supporter.
     email_opt_in: Mapped[bool | None] = mapped_column(Boolean)
     items: Mapped[list[Any] | None] = mapped_column(JSONB)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)

@@ -84,6 +84,21 @@ class ResourceMapping:
     columns: dict[str, Column]
 
 
+def _person(*, email_field: str, prefix: str = "", phone_field: str = "phone") -> dict[str, Column]:
+    """Name, email, phone and postal address, from `{prefix}first_name`, `{prefix}address1`, …"""
+    return {
+        "first_name": text(f"{prefix}first_name"),
+        "last_name": text(f"{prefix}last_name"),
+        "email": text(email_field),
+        "email_lower": lower_email(email_field),
+        "phone": text(phone_field),
+        **{
+            name: text(f"{prefix}{name}")
+            for name in ("address1", "address2", "city", "state", "postal_code", "country")
+        },
+    }
+
+
 _PERSON_TIMES = {
     "classy_created_at": timestamp("created_at"),
     "classy_updated_at": timestamp("updated_at"),
@@ -94,17 +109,7 @@ SUPPORTER = ResourceMapping(
     key_column="classy_id",
     columns={
         "member_id": bigint("member_id"),
-        "first_name": text("first_name"),
-        "last_name": text("last_name"),
-        "email": text("email_address"),
-        "email_lower": lower_email("email_address"),
-        "phone": text("phone"),
-        "address1": text("address1"),
-        "address2": text("address2"),
-        "city": text("city"),
-        "state": text("state"),
-        "postal_code": text("postal_code"),
-        "country": text("country"),
+        **_person(email_field="email_address"),
         "email_opt_in": boolean("opt_in"),
         **_PERSON_TIMES,
     },
@@ -118,17 +123,7 @@ REGISTRATION = ResourceMapping(
         "supporter_id": bigint("supporter_id"),
         "transaction_id": bigint("transaction_id"),
         "status": text("status"),
-        "first_name": text("first_name"),
-        "last_name": text("last_name"),
-        "email": text("email"),
-        "email_lower": lower_email("email"),
-        "phone": text("phone"),
-        "address1": text("address1"),
-        "address2": text("address2"),
-        "city": text("city"),
-        "state": text("state"),
-        "postal_code": text("postal_code"),
-        "country": text("country"),
+        **_person(email_field="email"),
         **_PERSON_TIMES,
     },
 )
@@ -152,17 +147,8 @@ DONATION = ResourceMapping(
         "refunded_at": timestamp("refunded_at"),
         "created_at": timestamp("created_at"),
         "updated_at": timestamp("updated_at"),
-        "first_name": text("billing_first_name"),
-        "last_name": text("billing_last_name"),
-        "email": text("member_email_address"),
-        "email_lower": lower_email("member_email_address"),
-        "phone": text("member_phone"),
-        "address1": text("billing_address1"),
-        "address2": text("billing_address2"),
-        "city": text("billing_city"),
-        "state": text("billing_state"),
-        "postal_code": text("billing_postal_code"),
-        "country": text("billing_country"),
+        # The purchaser: billing name and address, member email and phone.
+        **_person(email_field="member_email_address", prefix="billing_", phone_field="member_phone"),
         "email_opt_in": boolean("consent.email_opt_in"),
         "items": json_array("items"),
     },
