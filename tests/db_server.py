@@ -36,11 +36,14 @@ def with_database(url: str, database: str) -> str:
 
 
 def choose_server() -> tuple[str, bool]:
-    """(URL, dedicated): dedicated=True when TEST_DATABASE_URL names the database to use as-is."""
+    """(URL, dedicated): dedicated=True when TEST_DATABASE_URL names the database to use as-is.
+
+    TEST_EMBEDDED_POSTGRES=1 skips the local server, to try the path of a machine without Postgres.
+    """
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
         return normalize_database_url(explicit), True
-    if _port_open("127.0.0.1", 5432):
+    if _port_open("127.0.0.1", 5432) and not os.environ.get("TEST_EMBEDDED_POSTGRES"):
         try:
             asyncio.run(_ping(LOCAL_SERVER))
             return LOCAL_SERVER, False
