@@ -264,30 +264,6 @@ def is_bad_value_error(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
-async def refresh_people(
-    session: AsyncSession,
-    *,
-    account: str,
-    emails: set[str],
-    supporter_ids: set[int],
-    transaction_ids: set[int],
-) -> None:
-    """Re-merge the contacts of these people now (queue them, then merge the queue)."""
-    keys = [("email", e) for e in emails]
-    keys += [("supporter", str(i)) for i in supporter_ids] + [
-        ("transaction", str(i)) for i in transaction_ids
-    ]
-    if keys:
-        await session.execute(
-            text(
-                "INSERT INTO contact_refresh (account, kind, key) SELECT :account, kind, key "
-                "FROM unnest(CAST(:kinds AS text[]), CAST(:keys AS text[])) AS k(kind, key)"
-            ),
-            {"account": account, "kinds": [k for k, _ in sorted(keys)], "keys": [v for _, v in sorted(keys)]},
-        )
-    await merge_queued_contacts(session, account=account)
-
-
 async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
     """ANALYZE tables that a bulk import has grown, so the planner stops treating them as tiny.
 

@@ -42,17 +42,31 @@ async def service(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def credentials(sandbox: SandboxHandle, organization_id: int) -> dict[str, Any]:
+    """The Save/Reconnect body for the sandbox's app and one of its organizations."""
+    return {
+        "client_id": sandbox.client_id,
+        "client_secret": sandbox.client_secret,
+        "organization_id": organization_id,
+    }
+
+
 async def connect(client: httpx.AsyncClient, sandbox: SandboxHandle, organization_id: int) -> dict[str, Any]:
     response = await client.post("/api/v1/apps/classy/connect", headers=ADMIN)
     assert response.status_code == 200, response.text
     response = await client.put(
-        "/api/v1/apps/classy/credentials",
-        headers=ADMIN,
-        json={
-            "client_id": sandbox.client_id,
-            "client_secret": sandbox.client_secret,
-            "organization_id": organization_id,
-        },
+        "/api/v1/apps/classy/credentials", headers=ADMIN, json=credentials(sandbox, organization_id)
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def reconnect(
+    client: httpx.AsyncClient, sandbox: SandboxHandle, organization_id: int
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/v1/apps/classy/reconnect", headers=ADMIN, json=credentials(sandbox, organization_id)
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

@@ -21,6 +21,7 @@ from tests.integration.sync.helpers import (
     connect,
     data_requests,
     latest_run,
+    reconnect,
     service,
     sync_settings,
     wait_for_run,
@@ -129,16 +130,7 @@ async def test_reconnect_same_organization_fetches_only_changes(
             store.update(org, "supporters", sid, {"last_name": "Changed"})
         store.create(org, "supporters", {"first_name": "Newly", "email_address": "newly@example.org"})
         clear_requests(sandbox)
-        reconnected = await client.post(
-            "/api/v1/apps/classy/reconnect",
-            headers=ADMIN,
-            json={
-                "client_id": sandbox.client_id,
-                "client_secret": sandbox.client_secret,
-                "organization_id": org,
-            },
-        )
-        assert reconnected.status_code == 200, reconnected.text
+        await reconnect(client, sandbox, org)
         run = await wait_for_run(client, after_id=first["id"])
         assert run["status"] == "succeeded" and run["trigger"] == "reconnect", run
     assert run["streams"]["supporters"]["fetched"] == len(changed) + 1
@@ -170,16 +162,7 @@ async def test_reconnect_other_organization_brings_only_its_recent_records(
             store.update(org_b, "supporters", sid, {"city": "Recent"})
         recent_tx = store.dump(org_b, "transactions")[5]["id"]
         store.refund(org_b, recent_tx)
-        reconnected = await client.post(
-            "/api/v1/apps/classy/reconnect",
-            headers=ADMIN,
-            json={
-                "client_id": sandbox.client_id,
-                "client_secret": sandbox.client_secret,
-                "organization_id": org_b,
-            },
-        )
-        assert reconnected.status_code == 200, reconnected.text
+        await reconnect(client, sandbox, org_b)
         run = await wait_for_run(client, after_id=first["id"])
         assert run["status"] == "succeeded", (run["error"], run)
     b_supporters = set(
