@@ -13,11 +13,11 @@ test: ## set up, lint, type-check and run the whole test suite
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 lint:
-	.venv/bin/ruff check app tests bench migrations scripts
-	.venv/bin/ruff format --check app tests bench migrations scripts
+	.venv/bin/ruff check app sandbox tests bench migrations scripts
+	.venv/bin/ruff format --check app sandbox tests bench migrations scripts
 
 typecheck:
-	.venv/bin/mypy app
+	.venv/bin/mypy app sandbox
 
 pytest:
 	.venv/bin/pytest -q
@@ -32,7 +32,7 @@ bench: ## benchmarks; writes bench/RESULTS.md
 
 sandbox: ## run the Classy sandbox alone on port 8900
 	@scripts/bootstrap
-	.venv/bin/python -m app.sandbox --port 8900
+	.venv/bin/python -m sandbox --port 8900
 
 token: ## print an admin token: make token ACCOUNT=acme USER=alice
 	@.venv/bin/python -m app token --account $(or $(ACCOUNT),acme) --user $(or $(USER_ID),admin) --role admin

@@ -28,8 +28,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from app.sandbox.server import SandboxHandle
 from app.security.tokens import issue_token
+from sandbox.server import SandboxHandle
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_DSN = os.environ.get("BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

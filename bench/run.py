@@ -28,7 +28,6 @@ import asyncpg
 import httpx
 
 from app.db.migrate import upgrade_to_head
-from app.sandbox.server import SandboxHandle, run_sandbox_subprocess
 from bench import ceiling as ceiling_mod
 from bench.harness import (
     DB_PREFIX,
@@ -50,6 +49,7 @@ from bench.harness import (
     run_service,
     wait_for_run,
 )
+from sandbox.server import SandboxHandle, run_sandbox_subprocess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HISTORY = ROOT / "bench" / "HISTORY.md"

@@ -335,7 +335,7 @@ class Demo:
             "Classy sandbox",
             [
                 "-m",
-                "app.sandbox",
+                "sandbox",
                 "--host",
                 "127.0.0.1",
                 "--port",

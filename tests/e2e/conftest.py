@@ -24,10 +24,10 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.main import create_app
-from app.sandbox.generate import Sizes
-from app.sandbox.server import SandboxHandle, run_sandbox
-from app.sandbox.store import SandboxConfig
 from app.security.tokens import issue_token
+from sandbox.generate import Sizes
+from sandbox.server import SandboxHandle, run_sandbox
+from sandbox.store import SandboxConfig
 from tests.conftest import JWT_SECRET, make_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

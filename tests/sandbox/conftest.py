@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from app.sandbox.generate import Sizes
-from app.sandbox.server import SandboxHandle, run_sandbox
-from app.sandbox.store import SandboxConfig
+from sandbox.generate import Sizes
+from sandbox.server import SandboxHandle, run_sandbox
+from sandbox.store import SandboxConfig
 
 SMALL = Sizes(supporters=300, transactions=900, registrations=120, campaigns=6, plans=40)
 

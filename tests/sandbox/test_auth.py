@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.sandbox.server import SandboxHandle
+from sandbox.server import SandboxHandle
 from tests.sandbox.conftest import app_token
 
 pytestmark = pytest.mark.timeout(30)

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from app.sandbox.generate import Sizes
-from app.sandbox.store import SandboxConfig, SandboxStore
+from sandbox.generate import Sizes
+from sandbox.store import SandboxConfig, SandboxStore
 from tests.sandbox.conftest import SMALL
 
 pytestmark = pytest.mark.timeout(120)
@@ -81,7 +81,7 @@ def test_large_generation_is_fast() -> None:
 def test_subprocess_server_starts_and_stops() -> None:
     import httpx
 
-    from app.sandbox.server import run_sandbox_subprocess
+    from sandbox.server import run_sandbox_subprocess
 
     with run_sandbox_subprocess(
         "--organizations",

@@ -8,10 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from app.sandbox.query import parse_filter, parse_sort
-from app.sandbox.server import SandboxHandle
-from app.sandbox.store import SandboxStore
-from app.sandbox.timefmt import format_ts, parse_filter_ts
+from sandbox.query import parse_filter, parse_sort
+from sandbox.server import SandboxHandle
+from sandbox.store import SandboxStore
+from sandbox.timefmt import format_ts, parse_filter_ts
 from tests.sandbox.conftest import small_config
 
 pytestmark = pytest.mark.timeout(120)

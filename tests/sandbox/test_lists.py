@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.sandbox.server import SandboxHandle
+from sandbox.server import SandboxHandle
 
 pytestmark = pytest.mark.timeout(60)
 ENVELOPE = [

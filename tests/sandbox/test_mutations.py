@@ -7,8 +7,8 @@ import time
 import httpx
 import pytest
 
-from app.sandbox.server import SandboxHandle
-from app.sandbox.timefmt import parse_filter_ts
+from sandbox.server import SandboxHandle
+from sandbox.timefmt import parse_filter_ts
 
 pytestmark = pytest.mark.timeout(60)
 SYNC_SORT = "updated_at:asc,id:asc"
@@ -96,7 +96,7 @@ async def test_offset_pages_shift_when_records_move(
 
 
 async def test_churn_interval_background(tmp_path: object) -> None:
-    from app.sandbox.server import run_sandbox
+    from sandbox.server import run_sandbox
     from tests.sandbox.conftest import small_config
 
     with run_sandbox(small_config(churn_interval=0.2, churn_updates=3, churn_inserts=1)) as h:

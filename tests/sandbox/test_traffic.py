@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from app.sandbox.server import SandboxHandle
+from sandbox.server import SandboxHandle
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.sandbox.generate import Sizes
-from app.sandbox.server import SandboxHandle, run_sandbox
-from app.sandbox.store import SandboxConfig
+from sandbox.generate import Sizes
+from sandbox.server import SandboxHandle, run_sandbox
+from sandbox.store import SandboxConfig
 
 
 @pytest.fixture(scope="session")

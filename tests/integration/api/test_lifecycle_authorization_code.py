@@ -13,9 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.repositories.credentials import load_credentials
-from app.sandbox.server import SandboxHandle
 from app.security.crypto import Encryptor
 from app.settings import Settings
+from sandbox.server import SandboxHandle
 from tests.integration.api.lifecycle_helpers import (
     ADMIN,
     OTHER_ADMIN,

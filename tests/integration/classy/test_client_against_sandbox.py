@@ -10,9 +10,9 @@ import pytest
 
 from app.classy import ClassyClient
 from app.classy.ratelimit import RateLimiter
-from app.sandbox.generate import Sizes
-from app.sandbox.server import SandboxHandle, run_sandbox
-from app.sandbox.store import SandboxConfig
+from sandbox.generate import Sizes
+from sandbox.server import SandboxHandle, run_sandbox
+from sandbox.store import SandboxConfig
 
 
 @pytest.fixture

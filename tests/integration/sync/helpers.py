@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.classy.timestamps import parse_timestamp
 from app.db.models import Contact, Donation, Registration, Supporter
-from app.sandbox.server import SandboxHandle
 from app.settings import Settings
+from sandbox.server import SandboxHandle
 from tests.conftest import bearer, make_settings, running_app
 
 ADMIN = bearer("acme", "alice", "admin", name="Alice Admin")

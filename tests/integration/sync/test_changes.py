@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import Donation, Supporter
-from app.sandbox.server import SandboxHandle
+from sandbox.server import SandboxHandle
 from tests.integration.sync.helpers import (
     ADMIN,
     assert_matches_sandbox,

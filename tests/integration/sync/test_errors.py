@@ -7,7 +7,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.sandbox.server import SandboxHandle
+from sandbox.server import SandboxHandle
 from tests.integration.sync.helpers import ADMIN, connect, service, sync_settings, wait_for_run, wait_until
 
 

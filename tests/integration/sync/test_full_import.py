@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.sandbox.generate import Sizes
-from app.sandbox.server import SandboxHandle, run_sandbox
-from app.sandbox.store import SandboxConfig
+from sandbox.generate import Sizes
+from sandbox.server import SandboxHandle, run_sandbox
+from sandbox.store import SandboxConfig
 from tests.integration.sync.helpers import (
     ADMIN,
     assert_matches_sandbox,

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import Donation, SyncRun
-from app.sandbox.generate import Sizes
-from app.sandbox.server import SandboxHandle, run_sandbox
-from app.sandbox.store import SandboxConfig
+from sandbox.generate import Sizes
+from sandbox.server import SandboxHandle, run_sandbox
+from sandbox.store import SandboxConfig
 from tests.integration.sync.helpers import (
     assert_matches_sandbox,
     clear_requests,

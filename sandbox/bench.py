@@ -1,6 +1,6 @@
 """Measure how fast the sandbox serves the sync's heaviest page.
 
-``python -m app.sandbox.bench [--seconds 10] [--transactions 50000]`` starts ``python -m app.sandbox`` in a
+``python -m sandbox.bench [--seconds 10] [--transactions 50000]`` starts ``python -m sandbox`` in a
 subprocess and reads 100-record transaction pages with ``with=items`` (the sync's query: filter on
 updated_at, sorted updated_at:asc,id:asc) from one httpx client over loopback, sequentially.
 """
@@ -12,7 +12,7 @@ import time
 
 import httpx
 
-from app.sandbox.server import run_sandbox_subprocess
+from sandbox.server import run_sandbox_subprocess
 
 
 def measure(seconds: float, transactions: int) -> dict[str, float]:
@@ -65,7 +65,7 @@ def measure(seconds: float, transactions: int) -> dict[str, float]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m app.sandbox.bench")
+    p = argparse.ArgumentParser(prog="python -m sandbox.bench")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--transactions", type=int, default=50_000)
     args = p.parse_args()

@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
-from app.sandbox import names
-from app.sandbox.timefmt import format_date, format_ts
+from sandbox import names
+from sandbox.timefmt import format_date, format_ts
 
 Row = dict[str, Any]
 T = TypeVar("T")

@@ -12,12 +12,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.sandbox.auth import AppReg, AuthState, Member
-from app.sandbox.collection import Collection, Rec
-from app.sandbox.generate import Ids, OrgGenerator, Row, Sizes, generate_org, sup_ref
-from app.sandbox.schema import RESOURCES, TRANSACTION_ITEM
-from app.sandbox.timefmt import TimestampError, format_ts, now_epoch, parse_filter_ts
-from app.sandbox.traffic import Faults, RateLimiter, RequestLog
+from sandbox.auth import AppReg, AuthState, Member
+from sandbox.collection import Collection, Rec
+from sandbox.generate import Ids, OrgGenerator, Row, Sizes, generate_org, sup_ref
+from sandbox.schema import RESOURCES, TRANSACTION_ITEM
+from sandbox.timefmt import TimestampError, format_ts, now_epoch, parse_filter_ts
+from sandbox.traffic import Faults, RateLimiter, RequestLog
 
 ORG_BASE = 82364
 ORG_STEP = 1117

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.sandbox.schema import ALLOWED_WITH, NESTED, RESOURCES, field_kind
-from app.sandbox.timefmt import TimestampError, format_ts, parse_filter_ts
+from sandbox.schema import ALLOWED_WITH, NESTED, RESOURCES, field_kind
+from sandbox.timefmt import TimestampError, format_ts, parse_filter_ts
 
 _FIELD_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)")
 _OPERATORS = ("<=", ">=", "<>", "!=", "=", "<", ">")

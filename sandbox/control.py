@@ -44,10 +44,10 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from app.sandbox.auth import AppReg
-from app.sandbox.schema import RESOURCES
-from app.sandbox.store import SandboxStore, StoreError
-from app.sandbox.traffic import FaultRule
+from sandbox.auth import AppReg
+from sandbox.schema import RESOURCES
+from sandbox.store import SandboxStore, StoreError
+from sandbox.traffic import FaultRule
 
 router = APIRouter(prefix="/_sandbox")
 

@@ -3,7 +3,7 @@
 - ``run_sandbox(config)``: a context manager that serves a fresh ``SandboxStore`` with uvicorn on
   127.0.0.1 (free port) in a background **thread** and yields a ``SandboxHandle`` (with ``store``).
 - ``async_sandbox(config)``: the same as an async context manager (start/stop off the event loop).
-- ``run_sandbox_subprocess(*cli_args)``: starts ``python -m app.sandbox`` in a **subprocess** (its own
+- ``run_sandbox_subprocess(*cli_args)``: starts ``python -m sandbox`` in a **subprocess** (its own
   GIL, for benchmarks); the handle's ``store`` is None, use the ``/_sandbox`` control API instead.
 
 Each waits until ``/_sandbox/health`` answers and shuts down within a bounded time.
@@ -26,10 +26,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from app.sandbox.app import create_sandbox_app
-from app.sandbox.store import SandboxConfig, SandboxStore
+from sandbox.app import create_sandbox_app
+from sandbox.store import SandboxConfig, SandboxStore
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -142,7 +142,7 @@ async def async_sandbox(config: SandboxConfig | None = None, **kwargs: float) ->
 def run_sandbox_subprocess(
     *cli_args: str, startup_timeout: float = 120.0, shutdown_timeout: float = 10.0
 ) -> Iterator[SandboxHandle]:
-    """Run ``python -m app.sandbox <cli_args>`` on a free port; yields its handle (``store`` is None)."""
+    """Run ``python -m sandbox <cli_args>`` on a free port; yields its handle (``store`` is None)."""
     sock = _free_socket()
     port = sock.getsockname()[1]
     sock.close()
@@ -154,7 +154,7 @@ def run_sandbox_subprocess(
         [
             sys.executable,
             "-m",
-            "app.sandbox",
+            "sandbox",
             "--host",
             "127.0.0.1",
             "--port",

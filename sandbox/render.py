@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
-from app.sandbox.collection import Collection, Rec
+from sandbox.collection import Collection, Rec
 
 ON_EACH_SIDE = 3
 

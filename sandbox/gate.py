@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.sandbox.store import SandboxStore
-from app.sandbox.traffic import FaultRule, RateState
+from sandbox.store import SandboxStore
+from sandbox.traffic import FaultRule, RateState
 
 _FAULT_BODIES = {
     "429": (429, {"message": "Too Many Attempts."}),

@@ -13,7 +13,7 @@ Data API (``Authorization: Bearer <token>``):
 
 The control API lives under ``/_sandbox`` (see ``control.py``).
 
-Performance (``python -m app.sandbox.bench``; 2-vCPU VM, server in a subprocess, one sequential httpx
+Performance (``python -m sandbox.bench``; 2-vCPU VM, server in a subprocess, one sequential httpx
 client over loopback, 100-record transaction pages with ``with=items``, ~262 KiB each, sync query):
 ~270 pages/s on first read and ~610 pages/s re-reading (cached record JSON) when the client does not
 parse; ~135-145 pages/s when the client also runs ``response.json()``, with the server spending ~2.6 ms
@@ -35,13 +35,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from app.sandbox.auth import OAuthError
-from app.sandbox.control import router as control_router
-from app.sandbox.gate import gate
-from app.sandbox.query import QueryError, parse_fields, parse_filter, parse_sort, parse_with
-from app.sandbox.render import envelope, record_bytes
-from app.sandbox.schema import ENTITY, ORGANIZATION_FIELDS, RESOURCES
-from app.sandbox.store import SandboxStore
+from sandbox.auth import OAuthError
+from sandbox.control import router as control_router
+from sandbox.gate import gate
+from sandbox.query import QueryError, parse_fields, parse_filter, parse_sort, parse_with
+from sandbox.render import envelope, record_bytes
+from sandbox.schema import ENTITY, ORGANIZATION_FIELDS, RESOURCES
+from sandbox.store import SandboxStore
 
 INVALID_TOKEN = {"error": "invalid_token", "error_description": "The access token is invalid or has expired"}
 NOT_FOUND = {"error": "The resource cannot be found"}

@@ -1,6 +1,6 @@
-"""CLI: ``python -m app.sandbox [options]`` generates data, prints how to connect, then serves.
+"""CLI: ``python -m sandbox [options]`` generates data, prints how to connect, then serves.
 
-Example: ``python -m app.sandbox --port 8900 --organizations 2 --supporters 5000 --churn-interval 5``.
+Example: ``python -m sandbox --port 8900 --organizations 2 --supporters 5000 --churn-interval 5``.
 """
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import time
 
 import uvicorn
 
-from app.sandbox.app import create_sandbox_app
-from app.sandbox.generate import Sizes
-from app.sandbox.store import SandboxConfig, SandboxStore
+from sandbox.app import create_sandbox_app
+from sandbox.generate import Sizes
+from sandbox.store import SandboxConfig, SandboxStore
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m app.sandbox", description="Classy API sandbox server")
+    p = argparse.ArgumentParser(prog="python -m sandbox", description="Classy API sandbox server")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8900)
     p.add_argument("--seed", type=int, default=1)

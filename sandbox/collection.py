@@ -21,8 +21,8 @@ from bisect import bisect_left, insort
 from collections.abc import Sequence
 from typing import Any
 
-from app.sandbox.query import Condition, SortKey, comparable, nested_member
-from app.sandbox.schema import NESTED
+from sandbox.query import Condition, SortKey, comparable, nested_member
+from sandbox.schema import NESTED
 
 NULL_KEY = -(1 << 62)
 Row = dict[str, Any]
