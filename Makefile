@@ -34,8 +34,11 @@ sandbox: ## run the Classy sandbox alone on port 8900
 	@scripts/bootstrap
 	.venv/bin/python -m sandbox --port 8900
 
+# USER counts only when given on the command line: the shell's own $USER (root, …) is not a CRM user.
+TOKEN_USER = $(if $(filter command line,$(origin USER)),$(USER),admin)
+
 token: ## print an admin token: make token ACCOUNT=acme USER=alice
-	@.venv/bin/python -m app token --account $(or $(ACCOUNT),acme) --user $(or $(USER_ID),admin) --role admin
+	@.venv/bin/python -m app token --account $(or $(ACCOUNT),acme) --user $(TOKEN_USER) --role admin
 
 migrate:
 	@scripts/bootstrap

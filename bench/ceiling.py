@@ -3,7 +3,7 @@
 Per chunk of rows: COPY (binary) into a temporary staging table whose columns are the JSON text of each
 field, then one ``INSERT … SELECT <casts> … ON CONFLICT (account, key) DO UPDATE … WHERE raw IS DISTINCT
 FROM`` into our real tables (migrated schema, same indexes). Values travel as text and are cast in SQL,
-the fastest variant in reference/PERFORMANCE_ANCHORS.md. No contact merge, no checkpoints: pure writing.
+the fastest variant in docs/performance-anchors.md. No contact merge, no checkpoints: pure writing.
 
 Also measures the mapping alone: our per-page SQL mapping expressions evaluated over page-sized JSON
 documents without writing anything (the "map" share of the split).

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from app.api.deps import AdminDep, PrincipalDep, RuntimeDep, SessionDep
+from app.api.deps import AdminDep, LifecycleDep, PrincipalDep, RuntimeDep, SessionDep
 from app.api.schemas import (
-    BADGES,
     AppSummary,
     CredentialsIn,
     EventPage,
@@ -18,11 +17,9 @@ from app.api.schemas import (
 )
 from app.runtime import Runtime
 from app.security.tokens import Principal
-from app.services import history
-from app.services import integrations as lifecycle
-from app.services.classy_checks import ClassyChecks
-from app.services.integrations import CredentialsInput, IntegrationView, Lifecycle
-from app.services.transitions import APP_NAME, APP_SLUG, Actor
+from app.services import history, lifecycle
+from app.services.lifecycle import CredentialsInput, IntegrationView
+from app.services.transitions import Actor
 
 router = APIRouter(prefix="/api/v1/apps", tags=["apps"])
 
@@ -32,13 +29,6 @@ VERIFY_ERRORS = error_responses(400, 401, 403, 409, 422, 502)
 PAGE_ERRORS = error_responses(401, 422)
 
 
-def get_lifecycle(runtime: RuntimeDep) -> Lifecycle:
-    return Lifecycle(
-        settings=runtime.settings, encryptor=runtime.encryptor, classy=ClassyChecks(runtime.settings)
-    )
-
-
-LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
 Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
 
@@ -62,13 +52,7 @@ def _form(body: CredentialsIn) -> CredentialsInput:
 @router.get("", response_model=list[AppSummary], responses=READ_ERRORS)
 async def list_apps(principal: PrincipalDep, session: SessionDep) -> list[AppSummary]:
     """The App Directory: every app with its status for the caller's account."""
-    view = await lifecycle.get_view(session, account=principal.account)
-    status = view.integration.status if view.integration is not None else "available"
-    return [
-        AppSummary.model_validate(
-            {"slug": APP_SLUG, "name": APP_NAME, "status": status, "badge": BADGES.get(status)}
-        )
-    ]
+    return [AppSummary.from_view(await lifecycle.get_view(session, account=principal.account))]
 
 
 @router.get("/classy", response_model=IntegrationRead, responses=READ_ERRORS)
@@ -78,9 +62,11 @@ async def get_classy(principal: PrincipalDep, session: SessionDep, runtime: Runt
 
 
 @router.post("/classy/connect", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def connect(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+async def connect(
+    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
     """Start connecting: the integration waits for credentials and shows the redirect URI to register."""
-    return _read(runtime, await lifecycle.connect(session, account=admin.account, actor=_actor(admin)))
+    return _read(runtime, await lifecycle.connect(session, life, account=admin.account, actor=_actor(admin)))
 
 
 @router.put("/classy/credentials", response_model=IntegrationRead, responses=VERIFY_ERRORS)
@@ -91,38 +77,33 @@ async def save_credentials(
     view = await lifecycle.save_credentials(
         session, life, account=admin.account, actor=_actor(admin), form=_form(body)
     )
-    runtime.scheduler.wake()
     return _read(runtime, view)
 
 
 @router.post("/classy/pause", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def pause(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+async def pause(
+    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
     """Pause syncing; credentials are kept."""
-    view = await lifecycle.pause(session, account=admin.account, actor=_actor(admin))
-    _stop_running_sync(runtime, view)
-    return _read(runtime, view)
+    return _read(runtime, await lifecycle.pause(session, life, account=admin.account, actor=_actor(admin)))
 
 
 @router.post("/classy/resume", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def resume(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+async def resume(
+    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
     """Resume; a sync of everything changed since the last successful one starts at once."""
-    view = await lifecycle.resume(session, account=admin.account, actor=_actor(admin))
-    runtime.scheduler.wake()
-    return _read(runtime, view)
+    return _read(runtime, await lifecycle.resume(session, life, account=admin.account, actor=_actor(admin)))
 
 
 @router.post("/classy/disconnect", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def disconnect(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+async def disconnect(
+    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
     """Disconnect: stored secrets and tokens are erased; synced data stays."""
-    view = await lifecycle.disconnect(session, account=admin.account, actor=_actor(admin))
-    _stop_running_sync(runtime, view)
-    return _read(runtime, view)
-
-
-def _stop_running_sync(runtime: Runtime, view: IntegrationView) -> None:
-    """A sync running in this process stops before its next request (other replicas: at their next page)."""
-    if view.integration is not None:
-        runtime.scheduler.request_stop(view.integration.id)
+    return _read(
+        runtime, await lifecycle.disconnect(session, life, account=admin.account, actor=_actor(admin))
+    )
 
 
 @router.post("/classy/reconnect", response_model=IntegrationRead, responses=VERIFY_ERRORS)
@@ -133,15 +114,15 @@ async def reconnect(
     view = await lifecycle.reconnect(
         session, life, account=admin.account, actor=_actor(admin), form=_form(body)
     )
-    runtime.scheduler.wake()
     return _read(runtime, view)
 
 
 @router.post("/classy/sync", response_model=IntegrationRead, status_code=202, responses=WRITE_ERRORS)
-async def sync_now(admin: AdminDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
+async def sync_now(
+    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
+) -> IntegrationRead:
     """Start an incremental sync now (409 while one is running)."""
-    view = await lifecycle.request_manual_sync(session, account=admin.account, actor=_actor(admin))
-    runtime.scheduler.wake()
+    view = await lifecycle.request_manual_sync(session, life, account=admin.account, actor=_actor(admin))
     return _read(runtime, view)
 
 

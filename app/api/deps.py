@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the runtime, a database session and the authenticated caller."""
+"""Request-scoped dependencies: the runtime, a database session, the lifecycle service and the caller."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import ForbiddenError, NotAuthenticatedError
 from app.runtime import Runtime
 from app.security.tokens import InvalidTokenError, Principal, verify_token
+from app.services.classy_checks import ClassyChecks
+from app.services.lifecycle import Lifecycle
 
 _bearer = HTTPBearer(auto_error=False, description="HS256 JWT with sub, account, role, exp (API.md §2)")
 
@@ -31,6 +33,19 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def get_lifecycle(runtime: RuntimeDep) -> Lifecycle:
+    """The lifecycle service of this process (Classy checks, encryption, the scheduler to wake)."""
+    return Lifecycle(
+        settings=runtime.settings,
+        encryptor=runtime.encryptor,
+        classy=ClassyChecks(runtime.settings),
+        sync=runtime.scheduler,
+    )
+
+
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 
 
 def get_principal(

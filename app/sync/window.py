@@ -2,7 +2,7 @@
 
 Classy pages by offset. Read naively, a record updated while we page moves to the end of the list and
 every later record shifts one place forward, so one record at the next page boundary is never seen.
-This reader never trusts a page number across changes (design/READING_A_CHANGING_COLLECTION.md):
+This reader never trusts a page number across changes (docs/reading-a-changing-collection.md):
 
 * sort by `updated_at:asc,id:asc`, filter `updated_at>=lower_bound`, and after each page **re-anchor**:
   the next request is page 1 of `updated_at>=<last ts seen>`, dropping keys already committed;

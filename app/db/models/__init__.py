@@ -3,7 +3,7 @@
 from app.db.models.audit import AuditEvent
 from app.db.models.classy_records import Campaign, Donation, RecurringPlan, Registration, Supporter
 from app.db.models.contact import Contact, ContactRefresh
-from app.db.models.integration import Credential, Integration, OAuthState
+from app.db.models.integration import Credential, Integration, IntegrationStatus, OAuthState
 from app.db.models.sync import SyncCursor, SyncRun
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Credential",
     "Donation",
     "Integration",
+    "IntegrationStatus",
     "OAuthState",
     "RecurringPlan",
     "Registration",

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Integer, LargeBinary, Text, UniqueConstraint
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Dialect, ForeignKey, Identity, Integer, LargeBinary, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from app.db.base import Base
 from app.db.models._types import (
@@ -16,6 +20,34 @@ from app.db.models._types import (
 )
 
 
+class IntegrationStatus(StrEnum):
+    """Where an integration stands in its lifecycle (API.md §3): one name from the SQL to the JSON.
+
+    A `StrEnum`, so a value is also the plain string stored in `integration.status` and shown by the API.
+    """
+
+    AVAILABLE = "available"
+    AWAITING_CREDENTIALS = "awaiting_credentials"
+    AWAITING_AUTHORIZATION = "awaiting_authorization"
+    CONNECTED = "connected"
+    PAUSED = "paused"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+
+
+class StatusText(TypeDecorator[IntegrationStatus]):
+    """`integration.status` stays a TEXT column; Python sees `IntegrationStatus` members."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else IntegrationStatus(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> IntegrationStatus | None:
+        return None if value is None else IntegrationStatus(value)
+
+
 class Integration(Base):
     """The lifecycle state of one account's connection to one app (Classy)."""
 
@@ -25,7 +57,9 @@ class Integration(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     account: Mapped[str] = mapped_column(Text, nullable=False)
     app_slug: Mapped[str] = mapped_column(Text, nullable=False, default="classy")
-    status: Mapped[str] = mapped_column(Text, nullable=False, default="available")
+    status: Mapped[IntegrationStatus] = mapped_column(
+        StatusText(), nullable=False, default=IntegrationStatus.AVAILABLE
+    )
     # Bumped on every lifecycle change: compare-and-set guard against two admins clicking at once.
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     client_id: Mapped[OptionalText]

@@ -2,7 +2,7 @@
 
 Pages are handed to Postgres as one JSON document and mapped there: casting JSON text in SQL keeps
 Classy's exact digits for money and is several times cheaper than encoding typed Python values row by
-row (see reference/PERFORMANCE_ANCHORS.md). One malformed value becomes NULL in its column (the raw
+row (see docs/performance-anchors.md). One malformed value becomes NULL in its column (the raw
 payload keeps it) instead of failing the page (see `Column`).
 """
 

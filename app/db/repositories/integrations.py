@@ -9,7 +9,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import AuditEvent, Integration, SyncRun
+from app.db.models import AuditEvent, Integration, IntegrationStatus, SyncRun
 
 
 async def get_integration(session: AsyncSession, *, account: str, app_slug: str) -> Integration | None:
@@ -28,7 +28,13 @@ async def ensure_integration(session: AsyncSession, *, account: str, app_slug: s
     """Create the integration row if it does not exist; safe when two requests race."""
     statement = (
         insert(Integration)
-        .values(account=account, app_slug=app_slug, status="available", version=0, consecutive_failures=0)
+        .values(
+            account=account,
+            app_slug=app_slug,
+            status=IntegrationStatus.AVAILABLE,
+            version=0,
+            consecutive_failures=0,
+        )
         .on_conflict_do_nothing(index_elements=["account", "app_slug"])
     )
     await session.execute(statement)

@@ -11,9 +11,9 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
-from app.db.models import Integration, SyncCursor, SyncRun
+from app.db.models import Integration, IntegrationStatus, SyncCursor, SyncRun
 
-SYNCABLE_STATUSES = ("connected", "error")
+SYNCABLE_STATUSES = (IntegrationStatus.CONNECTED, IntegrationStatus.ERROR)
 INTERRUPTED = (
     "The worker running this sync stopped before it finished; the next run resumes from its checkpoint."
 )

@@ -225,3 +225,29 @@ async def test_reconnect_through_login(
     assert row["history_floor_at"] == row["disconnected_at"] and action == "reconnect"
     authorize = (await events(ac))[0]
     assert authorize["action"] == "authorize" and authorize["details"]["organization_changed"] is True
+
+
+async def test_callback_starts_the_first_sync_promptly(
+    sandbox: SandboxHandle, db: AsyncEngine, database_url: str
+) -> None:
+    """The callback wakes the scheduler: with a one-minute tick the first sync still starts in seconds."""
+    settings = classy_settings(
+        database_url,
+        api_url=sandbox.api_url,
+        token_url=sandbox.token_url,
+        authorize_url=sandbox.authorize_url,
+        CLASSY_AUTH_FLOW="authorization_code",
+        SCHEDULER_ENABLED=True,
+        SCHEDULER_TICK_SECONDS=60,
+    )
+    async with api(settings) as client:
+        params = _login((await _start(client, sandbox))["authorize_url"])
+        await asyncio.sleep(0.5)  # the scheduler's first tick has passed: it now sleeps for a minute
+        assert await _callback(client, params) == f"{FRONT}?connected=1"
+        runs: list[dict[str, Any]] = []
+        async with asyncio.timeout(10):
+            while not runs:
+                response = await client.get("/api/v1/apps/classy/sync-runs", headers=ADMIN)
+                runs = response.json()["items"]
+                await asyncio.sleep(0.1)
+    assert runs[0]["trigger"] == "initial"

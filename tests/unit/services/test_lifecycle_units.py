@@ -14,7 +14,7 @@ from app.db.models import Integration
 from app.errors import AppError
 from app.services.classy_checks import ClassyChecks
 from app.services.history import decode_cursor, encode_cursor
-from app.services.integrations import IntegrationView
+from app.services.lifecycle import IntegrationView
 from app.services.oauth import hash_state
 from app.services.transitions import request_sync
 from app.settings import Settings

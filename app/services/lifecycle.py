@@ -3,18 +3,21 @@
 Each write locks the integration row (`SELECT … FOR UPDATE`), checks the state inside the lock, bumps
 `version` and commits; Classy is never called while the lock is held (verify first, then lock, re-check
 and store). These functions own their transactions because a verification failure must still leave
-an audit event behind while nothing else is stored.
+an audit event behind while nothing else is stored. After a commit that asks for a sync they wake the
+scheduler; after one that stops syncing they stop a sync running in this process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.classy import Token
 from app.db.base import utc_now
-from app.db.models import Integration
+from app.db.models import Integration, IntegrationStatus
 from app.db.repositories import integrations as repo
 from app.db.repositories import oauth_states
 from app.db.repositories.credentials import erase_credentials, store_credentials
@@ -22,6 +25,7 @@ from app.errors import AppError, ConflictError
 from app.security.crypto import Encryptor
 from app.services import oauth
 from app.services.classy_checks import CredentialCheck
+from app.services.signals import SyncSignals
 from app.services.transitions import (
     APP_SLUG,
     Actor,
@@ -34,8 +38,12 @@ from app.services.transitions import (
 )
 from app.settings import Settings
 
-SAVE_STATES = ("awaiting_credentials", "awaiting_authorization")
-DISCONNECT_STATES = ("connected", "paused", "error", "awaiting_credentials", "awaiting_authorization")
+S = IntegrationStatus
+CONNECT_STATES = (S.AVAILABLE, S.DISCONNECTED, S.AWAITING_CREDENTIALS)
+SAVE_STATES = (S.AWAITING_CREDENTIALS, S.AWAITING_AUTHORIZATION)
+RECONNECT_STATES = (S.DISCONNECTED,)
+SYNCING_STATES = (S.CONNECTED, S.ERROR)
+DISCONNECT_STATES = (S.CONNECTED, S.PAUSED, S.ERROR, S.AWAITING_CREDENTIALS, S.AWAITING_AUTHORIZATION)
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class Lifecycle:
     settings: Settings
     encryptor: Encryptor
     classy: CredentialCheck
+    sync: SyncSignals
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,10 @@ class IntegrationView:
     sync_running: bool = False
     authorize_url: str | None = None
 
+    @property
+    def status(self) -> IntegrationStatus:
+        return self.integration.status if self.integration is not None else IntegrationStatus.AVAILABLE
+
 
 async def get_view(session: AsyncSession, *, account: str) -> IntegrationView:
     """The account's Classy integration with `sync_running` worked out."""
@@ -74,15 +87,14 @@ async def get_view(session: AsyncSession, *, account: str) -> IntegrationView:
     return IntegrationView(integration, sync_running=running)
 
 
-async def connect(session: AsyncSession, *, account: str, actor: Actor) -> IntegrationView:
+async def connect(session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor) -> IntegrationView:
     """available/disconnected → awaiting_credentials (idempotent when already there)."""
     await repo.ensure_integration(session, account=account, app_slug=APP_SLUG)
-    allowed = ("available", "disconnected", "awaiting_credentials")
-    integration = await lock_in_state(session, account=account, allowed=allowed, action="connect")
-    if integration.status != "awaiting_credentials":
+    integration = await lock_in_state(session, account=account, allowed=CONNECT_STATES, action="connect")
+    if integration.status != S.AWAITING_CREDENTIALS:
         now = utc_now()
         previous = integration.status
-        integration.status = "awaiting_credentials"
+        integration.status = S.AWAITING_CREDENTIALS
         bump(integration)
         await audit(session, integration, "connect", actor, now=now, details={"previous_status": previous})
     await session.commit()
@@ -112,61 +124,114 @@ async def _verify_and_store(
     form: CredentialsInput,
     action: str,
 ) -> IntegrationView:
-    allowed = ("disconnected",) if action == "reconnect" else SAVE_STATES
+    """Verify outside any lock, then lock, re-check the state and store (the two flows differ only there)."""
+    allowed = RECONNECT_STATES if action == "reconnect" else SAVE_STATES
     verb = "reconnect" if action == "reconnect" else "save credentials"
+    token = await _verify(session, life, account=account, actor=actor, form=form, allowed=allowed, verb=verb)
+    integration = await lock_in_state(session, account=account, allowed=allowed, action=verb)
+    now = utc_now()
+    integration.client_id = form.client_id
+    integration.auth_flow = life.settings.classy_auth_flow
+    view = IntegrationView(integration)
+    details: dict[str, Any] = {"client_id": form.client_id, "organization_id": form.organization_id}
+    if life.settings.classy_auth_flow == "authorization_code":
+        view.authorize_url = await _await_authorization(session, life, integration, actor, form, now=now)
+    else:
+        details.update(await _connect_with_token(session, life, integration, actor, form, token, now=now))
+    details["status"] = integration.status
+    bump(integration)
+    audit_action = "reconnect" if action == "reconnect" else "save_credentials"
+    await audit(session, integration, audit_action, actor, now=now, details=details)
+    await session.commit()
+    if integration.status == S.CONNECTED:
+        life.sync.wake()
+    return view
+
+
+async def authorize(
+    session: AsyncSession, life: Lifecycle, *, code: str | None, state: str | None, error: str | None
+) -> None:
+    """The Classy login came back to our callback: connect, and the first sync starts at once.
+
+    Raises `oauth.CallbackFailure` (nothing changed) when the login cannot complete the connection.
+    """
+    await oauth.complete_authorization(
+        session, life.encryptor, life.classy, code=code, state=state, error=error
+    )
+    life.sync.wake()
+
+
+async def _verify(
+    session: AsyncSession,
+    life: Lifecycle,
+    *,
+    account: str,
+    actor: Actor,
+    form: CredentialsInput,
+    allowed: tuple[IntegrationStatus, ...],
+    verb: str,
+) -> Token:
+    """Fail fast on the state, then ask Classy (no transaction open meanwhile); a rejection is audited."""
     found = await repo.get_integration(session, account=account, app_slug=APP_SLUG)
     integration_id = check_state(found, allowed=allowed, action=verb).id
     await session.rollback()  # end the read transaction: nothing is held while Classy answers
-    code_flow = life.settings.classy_auth_flow == "authorization_code"
     try:
-        token = await life.classy.verify_app(
+        return await life.classy.verify_app(
             client_id=form.client_id, client_secret=form.client_secret, organization_id=form.organization_id
         )
     except AppError as exc:
         await _record_rejection(session, integration_id, actor, form, exc)
         raise
-    integration = await lock_in_state(session, account=account, allowed=allowed, action=verb)
-    now = utc_now()
-    audit_action = "reconnect" if action == "reconnect" else "save_credentials"
-    details: dict[str, Any] = {"client_id": form.client_id, "organization_id": form.organization_id}
-    integration.client_id = form.client_id
-    integration.auth_flow = life.settings.classy_auth_flow
-    view = IntegrationView(integration)
-    if code_flow:
-        # The member token comes from the callback; keep only what the code exchange will need.
-        await store_credentials(
-            session,
-            life.encryptor,
-            integration_id=integration.id,
-            client_id=form.client_id,
-            client_secret=form.client_secret,
-        )
-        integration.organization_id = form.organization_id
-        integration.status = "awaiting_authorization"
-        state = await oauth.issue_state(session, integration, actor=actor, now=now)
-        view.authorize_url = life.classy.authorize_url(client_id=form.client_id, state=state)
-        details["status"] = "awaiting_authorization"
-    else:
-        await store_credentials(
-            session,
-            life.encryptor,
-            integration_id=integration.id,
-            client_id=form.client_id,
-            client_secret=form.client_secret,
-            access_token=token.access_token,
-            refresh_token=token.refresh_token,
-            token_expires_at=token.expires_at,
-        )
-        details.update(
-            await complete_connection(
-                session, integration, organization_id=form.organization_id, actor=actor, now=now
-            )
-        )
-        details["status"] = "connected"
-    bump(integration)
-    await audit(session, integration, audit_action, actor, now=now, details=details)
-    await session.commit()
-    return view
+
+
+async def _await_authorization(
+    session: AsyncSession,
+    life: Lifecycle,
+    integration: Integration,
+    actor: Actor,
+    form: CredentialsInput,
+    *,
+    now: datetime,
+) -> str:
+    """authorization_code: keep what the code exchange will need and return the Classy login URL."""
+    # The member token comes from the callback.
+    await store_credentials(
+        session,
+        life.encryptor,
+        integration_id=integration.id,
+        client_id=form.client_id,
+        client_secret=form.client_secret,
+    )
+    integration.organization_id = form.organization_id
+    integration.status = S.AWAITING_AUTHORIZATION
+    state = await oauth.issue_state(session, integration, actor=actor, now=now)
+    return life.classy.authorize_url(client_id=form.client_id, state=state)
+
+
+async def _connect_with_token(
+    session: AsyncSession,
+    life: Lifecycle,
+    integration: Integration,
+    actor: Actor,
+    form: CredentialsInput,
+    token: Token,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """client_credentials: store the secret and the token just obtained, and connect (audit details)."""
+    await store_credentials(
+        session,
+        life.encryptor,
+        integration_id=integration.id,
+        client_id=form.client_id,
+        client_secret=form.client_secret,
+        access_token=token.access_token,
+        refresh_token=token.refresh_token,
+        token_expires_at=token.expires_at,
+    )
+    return await complete_connection(
+        session, integration, organization_id=form.organization_id, actor=actor, now=now
+    )
 
 
 async def _record_rejection(
@@ -182,36 +247,38 @@ async def _record_rejection(
     await session.commit()
 
 
-async def pause(session: AsyncSession, *, account: str, actor: Actor) -> IntegrationView:
-    """connected/error → paused; credentials stay, nothing is fetched."""
-    integration = await lock_in_state(
-        session, account=account, allowed=("connected", "error"), action="pause"
-    )
+async def pause(session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor) -> IntegrationView:
+    """connected/error → paused; credentials stay, nothing is fetched (a running sync stops)."""
+    integration = await lock_in_state(session, account=account, allowed=SYNCING_STATES, action="pause")
     now = utc_now()
     previous = integration.status
-    integration.status = "paused"
+    integration.status = S.PAUSED
     integration.paused_by, integration.paused_by_name, integration.paused_at = actor.sub, actor.name, now
     bump(integration)
     await audit(session, integration, "pause", actor, now=now, details={"previous_status": previous})
     await session.commit()
+    life.sync.request_stop(integration.id)
     return IntegrationView(integration)
 
 
-async def resume(session: AsyncSession, *, account: str, actor: Actor) -> IntegrationView:
+async def resume(session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor) -> IntegrationView:
     """paused → connected, and a sync of everything changed since the last successful one starts."""
-    integration = await lock_in_state(session, account=account, allowed=("paused",), action="resume")
+    integration = await lock_in_state(session, account=account, allowed=(S.PAUSED,), action="resume")
     now = utc_now()
-    integration.status = "connected"
+    integration.status = S.CONNECTED
     integration.resumed_by, integration.resumed_by_name, integration.resumed_at = actor.sub, actor.name, now
     request_sync(integration, "resume", now=now)
     bump(integration)
     await audit(session, integration, "resume", actor, now=now, details={"sync_trigger": "resume"})
     await session.commit()
+    life.sync.wake()
     return IntegrationView(integration)
 
 
-async def disconnect(session: AsyncSession, *, account: str, actor: Actor) -> IntegrationView:
-    """→ disconnected: secrets, tokens and pending logins erased; synced data kept."""
+async def disconnect(
+    session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor
+) -> IntegrationView:
+    """→ disconnected: secrets, tokens and pending logins erased; synced data kept (a running sync stops)."""
     integration = await lock_in_state(
         session, account=account, allowed=DISCONNECT_STATES, action="disconnect"
     )
@@ -219,7 +286,7 @@ async def disconnect(session: AsyncSession, *, account: str, actor: Actor) -> In
     previous = integration.status
     await erase_credentials(session, integration.id)
     await oauth_states.delete_pending_states(session, integration.id)
-    integration.status = "disconnected"
+    integration.status = S.DISCONNECTED
     integration.disconnected_by = actor.sub
     integration.disconnected_by_name = actor.name
     integration.disconnected_at = now
@@ -229,12 +296,15 @@ async def disconnect(session: AsyncSession, *, account: str, actor: Actor) -> In
     details = {"previous_status": previous, "organization_id": integration.organization_id}
     await audit(session, integration, "disconnect", actor, now=now, details=details)
     await session.commit()
+    life.sync.request_stop(integration.id)
     return IntegrationView(integration)
 
 
-async def request_manual_sync(session: AsyncSession, *, account: str, actor: Actor) -> IntegrationView:
+async def request_manual_sync(
+    session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor
+) -> IntegrationView:
     """Ask for an incremental sync now; 409 when one is already running."""
-    integration = await lock_in_state(session, account=account, allowed=("connected", "error"), action="sync")
+    integration = await lock_in_state(session, account=account, allowed=SYNCING_STATES, action="sync")
     now = utc_now()
     if await repo.is_sync_running(session, integration, now=now):
         raise ConflictError(
@@ -245,4 +315,5 @@ async def request_manual_sync(session: AsyncSession, *, account: str, actor: Act
     bump(integration)
     await audit(session, integration, "sync_requested", actor, now=now, details={"sync_trigger": "manual"})
     await session.commit()
+    life.sync.wake()
     return IntegrationView(integration)
