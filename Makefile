@@ -15,6 +15,7 @@ test: ## set up, lint, type-check and run the whole test suite
 lint:
 	.venv/bin/ruff check app sandbox tests bench migrations scripts
 	.venv/bin/ruff format --check app sandbox tests bench migrations scripts
+	.venv/bin/lint-imports
 
 typecheck:
 	.venv/bin/mypy app sandbox

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import RequestResponseEndpoint
 
+from app import console
 from app.api.error_handlers import install_error_handlers
 from app.api.guards import RejectNulQueryMiddleware
 from app.api.router import api_router
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     install_error_handlers(app)
     app.add_middleware(RejectNulQueryMiddleware)
     app.include_router(api_router)
+    app.include_router(console.router)  # the admin console (/console), not in OpenAPI
 
     @app.middleware("http")
     async def count_requests(request: Request, call_next: RequestResponseEndpoint) -> Response:
