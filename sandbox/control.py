@@ -17,6 +17,11 @@ Records (``{resource}`` ∈ supporters, transactions, registrations, recurring-d
 - ``POST   /_sandbox/organizations/{id}/churn`` body
   ``{"resource": "supporters", "updates": n, "inserts": m}``
 
+Quirks (off by default; cleared by reset)
+- ``POST /_sandbox/quirks`` ``{"resource": "registrations", "ignore": "filter_and_sort"|"sort"|null}`` → that
+  list (in every organization) ignores ``filter`` and ``sort``, or only ``sort``, answering in id order;
+  ``null`` makes it honour them again. ``GET /_sandbox/quirks`` lists them.
+
 Auth
 - ``POST /_sandbox/token-lifetime`` ``{"seconds": n}`` (new tokens only)
 - ``POST /_sandbox/tokens/revoke`` ``{"client_id"?: id}`` → existing access and refresh tokens stop working
@@ -73,6 +78,11 @@ class AppPatch(BaseModel):
     organization_ids: list[int] | None = None
     redirect_uris: list[str] | None = None
     revoke_tokens: bool = False
+
+
+class QuirkIn(BaseModel):
+    resource: str
+    ignore: str | None = None
 
 
 class ChurnIn(BaseModel):
@@ -190,6 +200,26 @@ async def delete_record(request: Request, org_id: int, resource: str, rid: int) 
     store = _store(request)
     bad = _check(store, org_id, resource)
     return bad or _json({"deleted": store.delete(org_id, resource, rid)})
+
+
+@router.get("/quirks")
+async def list_quirks(request: Request) -> Response:
+    """The lists that ignore query parameters, and which."""
+    store = _store(request)
+    with store.lock:
+        return _json(dict(store.quirks))
+
+
+@router.post("/quirks")
+async def set_quirk(request: Request, body: QuirkIn) -> Response:
+    """Make a list ignore ``filter`` and ``sort`` (or only ``sort``), or honour them again."""
+    store = _store(request)
+    try:
+        store.set_quirk(body.resource, body.ignore)
+    except StoreError as exc:
+        return _json({"error": str(exc)}, 400)
+    with store.lock:
+        return _json(dict(store.quirks))
 
 
 @router.post("/token-lifetime")

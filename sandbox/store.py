@@ -21,6 +21,9 @@ from sandbox.traffic import Faults, RateLimiter, RequestLog
 
 ORG_BASE = 82364
 ORG_STEP = 1117
+# What a list may be made to ignore (``POST /_sandbox/quirks``), as some Classy lists may: the
+# ``filter`` and ``sort`` parameters, or only ``sort``. A list that ignores sort answers in id order.
+QUIRKS = ("filter_and_sort", "sort")
 
 
 @dataclass
@@ -90,6 +93,7 @@ class SandboxStore:
             self.rate = RateLimiter(cfg.rate_limit)
             self.faults = Faults(cfg.seed)
             self.log = RequestLog()
+            self.quirks: dict[str, str] = {}  # resource -> one of QUIRKS
 
     # -- reading ---------------------------------------------------------------------------
     def collection(self, org_id: int, resource: str) -> Collection | None:
@@ -125,6 +129,18 @@ class SandboxStore:
             if coll.item_fields is not None:
                 row["items"] = coll.item_rows(rec)
             return row
+
+    def set_quirk(self, resource: str, ignore: str | None) -> None:
+        """Make every organization's ``resource`` list ignore query parameters (None: honour them)."""
+        if resource not in RESOURCES:
+            raise StoreError(f"unknown resource: {resource}")
+        if ignore is not None and ignore not in QUIRKS:
+            raise StoreError(f"ignore must be one of {', '.join(QUIRKS)} or null")
+        with self.lock:
+            if ignore is None:
+                self.quirks.pop(resource, None)
+            else:
+                self.quirks[resource] = ignore
 
     # -- mutation --------------------------------------------------------------------------
     def update(self, org_id: int, resource: str, rid: int, changes: dict[str, Any]) -> Row | None:

@@ -11,19 +11,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.classy import ClassyClient, Page
-from app.classy.timestamps import parse_timestamp
+from app.classy import ClassyAuthError, ClassyClient, ClassyOrganizationAccessError, Page
 from app.db.base import utc_now
-from app.db.models import Integration, SyncCursor
+from app.db.models import Integration
 from app.db.repositories import sync_state
 from app.db.repositories.records import (
     UpsertOutcome,
@@ -32,15 +31,17 @@ from app.db.repositories.records import (
     refresh_statistics,
     upsert_page,
 )
+from app.db.repositories.sync_state import INCREMENTAL, Checkpoint
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
+from app.sync import fallback
 from app.sync.context import SyncContext
+from app.sync.isolation import StreamsFailed, run_isolated, stream_error
 from app.sync.prefetch import prefetch
 from app.sync.streams import STREAMS, Stream
-from app.sync.window import SORT, Batch, Checkpoint, WindowReader, read_null_block
+from app.sync.window import SORT, Batch, UnorderedPageError, WindowReader, read_null_block
 
 logger = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PER_PAGE = 100
 # Contacts touched by pages are queued with each page and merged every this many pages (and at the
 # end of each stream): one set-based merge costs little more than a per-page one.
@@ -58,20 +59,36 @@ class SyncStopped(Exception):
     """The integration was paused or disconnected, or our lease was lost: stop at this page boundary."""
 
 
+# Failures that concern every stream end the whole run; any other failure ends only its stream.
+STOPS_EVERY_STREAM: tuple[type[BaseException], ...] = (
+    SyncStopped,
+    ClassyAuthError,
+    ClassyOrganizationAccessError,
+)
+
+
 @dataclass
 class StreamCounts:
     fetched: int = 0
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    # How the list was read (`incremental`, `by_id`, `whole`) and, if it failed, why.
+    read: str | None = None
+    error: str | None = None
 
-    def as_dict(self) -> dict[str, int]:
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
             "fetched": self.fetched,
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
         }
+        if self.read is not None:
+            counts["read"] = self.read
+        if self.error is not None:
+            counts["error"] = self.error
+        return counts
 
 
 class IntegrationSync:
@@ -84,8 +101,11 @@ class IntegrationSync:
         run_id: int,
         client: ClassyClient,
         stop: asyncio.Event | None = None,
+        mode: str = "incremental",
     ) -> None:
         self.ctx = ctx
+        # incremental | reconcile | full: reconcile and full runs read fallback lists whole.
+        self.mode = mode
         self.stop = stop or asyncio.Event()
         self.integration_id = integration.id
         self.account = integration.account
@@ -94,10 +114,6 @@ class IntegrationSync:
         self.run_id = run_id
         self.client = client
         self.counts: dict[str, StreamCounts] = {}
-        self.floors: dict[str, datetime | None] = {}
-        # Streams that have read a window up to this run's end (a run always reads at least one,
-        # even when the last run ended in this same second: its changes may be stamped with it).
-        self._windows_read: dict[str, bool] = {}
         self.analyze_due: dict[str, int] = {}
         self.pages_since_merge = 0
         # Streams are read and written concurrently: each writes its own table and appends contact
@@ -110,79 +126,86 @@ class IntegrationSync:
         self.window_end = utc_now().replace(microsecond=0) + timedelta(seconds=1)
 
     async def run(self) -> None:
-        """Read every stream, concurrently (their Classy requests overlap; the limiter is shared)."""
+        """Read every stream, concurrently (their Classy requests overlap; the limiter is shared).
+
+        A stream that fails is recorded on its counts and the others finish; the run then raises
+        StreamsFailed naming it. Stops, a lost lease and refused credentials end every stream at once.
+        """
         for stream in STREAMS:
             self.counts[stream.name] = StreamCounts()
-        await _first_failure([self._sync_stream(stream) for stream in STREAMS])
+        jobs = {stream.name: self._sync_stream(stream) for stream in STREAMS}
+        failures = await run_isolated(jobs, fatal=STOPS_EVERY_STREAM)
+        for name, exc in failures.items():
+            self.counts[name].error = stream_error(name, exc)
         await self._merge_contacts()  # anything still queued, e.g. by a run that crashed
+        if failures:
+            errors = {name: self.counts[name].error or "" for name in failures}
+            raise StreamsFailed(errors, others_synced=len(failures) < len(STREAMS))
 
     async def _sync_stream(self, stream: Stream) -> None:
-        if stream.nullable_updated_at:
-            await self._read_nulls(stream, await self._history_floor(stream))
-        while True:
-            checkpoint = await self._open_window(stream)
-            if checkpoint is None:
-                return
-            reader = WindowReader(self._fetcher(stream), checkpoint)
-            async for batch in prefetch(reader.batches()):
-                await self._commit(stream, batch.records, batch)
-            await self._close_window(stream, checkpoint.window_end)
-            self._windows_read[stream.name] = True
+        """Finish a read left in progress, then read the list once more up to this run's start.
 
-    async def _load_cursor(self, stream: Stream) -> SyncCursor | None:
+        A run always reads once, even when the last run ended in this same second (its changes may be
+        stamped with it). A read refused because the list ignores our query falls back (fallback.py).
+        """
+        cp = await self._load_checkpoint(stream)
+        if cp.fallback is None and stream.nullable_updated_at:
+            await self._read_nulls(stream, cp.history_floor)
+        while True:
+            resumed = cp.in_progress
+            if not resumed:
+                cp = fallback.next_read(
+                    cp,
+                    mode=self.mode,
+                    window_end=self.window_end,
+                    lookback=timedelta(seconds=self.ctx.settings.sync_lookback_seconds),
+                    now=utc_now(),
+                )
+            self.counts[stream.name].read = cp.read
+            try:
+                async for batch in prefetch(self._reader(stream, cp)):
+                    records = batch.records
+                    if cp.read != INCREMENTAL:  # no date filter: drop what a reconnection excludes
+                        records = fallback.after_floor(records, cp.history_floor)
+                    await self._commit(stream, records, batch)
+                    cp = batch.checkpoint
+            except UnorderedPageError as exc:
+                cp = fallback.fall_back(cp, cp.read, utc_now())
+                logger.warning("%s: %s Reading it %s from now on.", stream.name, exc, cp.fallback)
+                await self._save_checkpoint(stream, cp)
+                continue
+            caught_up = cp.window_end is not None and cp.window_end >= self.window_end
+            cp = fallback.finished(cp)
+            await self._save_checkpoint(stream, cp)
+            if not resumed or caught_up:
+                return
+
+    def _reader(self, stream: Stream, cp: Checkpoint) -> AsyncIterator[Batch]:
+        if cp.read == INCREMENTAL:
+            return WindowReader(self._fetcher(stream), cp).batches()
+        return fallback.reader(self._query_fetcher(stream), cp)
+
+    async def _load_checkpoint(self, stream: Stream) -> Checkpoint:
+        """The stream's stored checkpoint; a first read takes the integration's history floor."""
         async with self.ctx.sessionmaker() as session:
-            return await sync_state.get_cursor(
+            cursor = await sync_state.get_cursor(
                 session,
                 integration_id=self.integration_id,
                 organization_id=self.organization_id,
                 stream=stream.name,
             )
-
-    async def _history_floor(self, stream: Stream) -> datetime | None:
-        """The date before which this organization's records are never imported (reconnect to another)."""
-        if stream.name not in self.floors:
-            cursor = await self._load_cursor(stream)
-            if cursor is None:
-                self.floors[stream.name] = self.history_floor_at
-            else:
-                self.floors[stream.name] = sync_state.cursor_position(cursor).history_floor
-        return self.floors[stream.name]
-
-    async def _open_window(self, stream: Stream) -> Checkpoint | None:
-        """The window to read next: an interrupted one, else from the last completed end up to now."""
-        floor = await self._history_floor(stream)
-        cursor = await self._load_cursor(stream)
-        if cursor is not None and cursor.window_start is not None and cursor.window_end is not None:
-            position = sync_state.cursor_position(cursor)
-            return Checkpoint(
-                window_start=cursor.window_start,
-                window_end=cursor.window_end,
-                position_ts=position.position_ts,
-                position_id=position.position_id,
-                block_pass=position.block_pass,
-                block_page=position.block_page,
-            )
-        completed = cursor.completed_through if cursor is not None else None
-        if completed is not None and completed >= self.window_end and self._windows_read.get(stream.name):
-            return None  # this run has already read up to its end (after finishing an interrupted window)
-        lookback = timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
-        if completed is not None:
-            start = completed - lookback
-        elif floor is not None:
+        cp = sync_state.checkpoint_of(cursor)
+        if cursor is None:
             # Reconnected to another organization: its records since then, never its older history.
-            start = floor.replace(microsecond=0)
-        else:
-            start = EPOCH
-        return Checkpoint(window_start=start, window_end=self.window_end)
+            cp = replace(cp, history_floor=self.history_floor_at)
+        return cp
 
-    async def _close_window(self, stream: Stream, window_end: datetime) -> None:
+    async def _save_checkpoint(self, stream: Stream, cp: Checkpoint) -> None:
+        """Commit a checkpoint between reads (merging the contacts queued so far first)."""
         if self.pages_since_merge:
             await self._merge_contacts(stream)
         async with self.ctx.sessionmaker() as session, session.begin():
-            position = sync_state.CursorPosition(
-                None, None, None, None, None, None, window_end, self.floors.get(stream.name)
-            )
-            await self._record_progress(session, stream, position, with_counts=True)
+            await self._record_progress(session, stream, cp, with_counts=True)
 
     def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
         path = stream.path(self.organization_id)
@@ -200,6 +223,22 @@ class IntegrationSync:
 
         return fetch
 
+    def _query_fetcher(self, stream: Stream) -> fallback.FetchQuery:
+        path = stream.path(self.organization_id)
+
+        async def fetch(page: int, flt: str | None, sort: str | None) -> Page:
+            started = time.perf_counter()
+            result = await self._unless_stopped(
+                self.client.get_page(
+                    path, page=page, per_page=PER_PAGE, filter=flt, sort=sort, with_=stream.with_
+                )
+            )
+            SYNC_PHASE_SECONDS.labels(stream.name, "fetch").inc(time.perf_counter() - started)
+            SYNC_PAGES.labels(stream.name).inc()
+            return result
+
+        return fetch
+
     async def _read_nulls(self, stream: Stream, floor: datetime | None) -> None:
         path = stream.path(self.organization_id)
 
@@ -209,9 +248,8 @@ class IntegrationSync:
             )
 
         async for records in read_null_block(fetch, per_page=PER_PAGE):
-            if floor is not None:
-                # With no updated_at, creation decides whether a record is "older history".
-                records = [r for r in records if (created := _created_at(r)) is None or created >= floor]
+            # With no updated_at, creation decides whether a record is "older history".
+            records = fallback.after_floor(records, floor)
             if records:
                 await self._commit(stream, records, None)
 
@@ -238,7 +276,7 @@ class IntegrationSync:
         self,
         session: AsyncSession,
         stream: Stream | None = None,
-        position: sync_state.CursorPosition | None = None,
+        position: Checkpoint | None = None,
         *,
         with_counts: bool = False,
     ) -> None:
@@ -307,19 +345,7 @@ class IntegrationSync:
             counts.inserted += outcome.inserted
             counts.updated += outcome.updated
             counts.unchanged += outcome.unchanged
-            position = None
-            if batch is not None:
-                cp = batch.checkpoint
-                position = sync_state.CursorPosition(
-                    cp.window_start,
-                    cp.window_end,
-                    cp.position_ts,
-                    cp.position_id,
-                    cp.block_pass,
-                    cp.block_page,
-                    None,
-                    self.floors.get(stream.name),
-                )
+            position = batch.checkpoint if batch is not None else None
             try:
                 await self._record_progress(session, stream if position else None, position)
             except BaseException:
@@ -354,25 +380,3 @@ class IntegrationSync:
         except SQLAlchemyError:  # statistics are an optimisation: never fail a sync over them
             logger.warning("could not analyze %s", ", ".join(tables), exc_info=True)
         SYNC_PHASE_SECONDS.labels(stream.name, "analyze").inc(time.perf_counter() - started)
-
-
-async def _first_failure(jobs: list[Coroutine[Any, Any, None]]) -> None:
-    """Run jobs together; the first to fail cancels the rest and its exception is raised as is."""
-    tasks = [asyncio.ensure_future(job) for job in jobs]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in tasks:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-
-
-def _created_at(record: dict[str, Any]) -> datetime | None:
-    value = record.get("created_at")
-    try:
-        return parse_timestamp(value) if isinstance(value, str) and value else None
-    except ValueError:
-        return None

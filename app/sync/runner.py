@@ -26,6 +26,7 @@ from app.settings import Settings
 from app.sync.clients import load_client
 from app.sync.context import SyncContext
 from app.sync.engine import IntegrationSync, SyncStopped
+from app.sync.isolation import StreamsFailed
 from app.sync.scheduler import SyncScheduler
 from app.sync.window import UnorderedPageError
 
@@ -72,6 +73,8 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         # Revoked credentials, or the app lost access to the organization: the admin must act.
         status, error, auth_failed = "failed", exc.sentence, True
     except ClassyError as exc:
+        status, error = "failed", exc.sentence
+    except StreamsFailed as exc:  # the other streams finished, their rows and checkpoints committed
         status, error = "failed", exc.sentence
     except UnorderedPageError as exc:
         status, error = "failed", f"{exc} The sync stopped rather than risk skipping records."

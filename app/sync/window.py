@@ -27,22 +27,12 @@ from typing import Any, Protocol
 from app.classy import Page
 from app.classy.query import condition
 from app.classy.timestamps import parse_timestamp
+from app.db.repositories.sync_state import Checkpoint
+
+__all__ = ["SORT", "Batch", "Checkpoint", "UnorderedPageError", "WindowReader", "read_null_block"]
 
 SORT = "updated_at:asc,id:asc"
 Fetch = Callable[[int, str | None], Awaitable[Page]]
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where a window's read stands; committed with the records read before it."""
-
-    window_start: datetime
-    window_end: datetime
-    position_ts: datetime | None = None
-    position_id: int | None = None
-    # Set while walking a block of one second: which pass (1 or 2) and the last page number read.
-    block_pass: int | None = None
-    block_page: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,8 +82,12 @@ class WindowReader:
     """Yields batches of one window `[window_start, window_end)` in key order, resumable from a checkpoint."""
 
     def __init__(self, fetch: Fetch, checkpoint: Checkpoint) -> None:
+        if checkpoint.window_start is None or checkpoint.window_end is None:
+            raise ValueError("a window read needs the window's start and end")
         self._fetch = fetch
         self._cp = checkpoint
+        self._start: datetime = checkpoint.window_start
+        self._end: datetime = checkpoint.window_end
 
     def _after_position(self, ts: datetime, id_: int) -> bool:
         cp = self._cp
@@ -108,18 +102,16 @@ class WindowReader:
                 yield batch
         while True:
             # Classy compares whole seconds (filters carry no fraction): so do we.
-            lower = (self._cp.position_ts or self._cp.window_start).replace(microsecond=0)
+            lower = (self._cp.position_ts or self._start).replace(microsecond=0)
             strict = self._cp.block_pass == 0  # 0 marks "block finished: continue strictly after it"
             page = await self._fetch(1, condition("updated_at", ">" if strict else ">=", lower))
             records = page.data
             keyed = [(record_ts(r), r) for r in records]
             _check_order(keyed, lower, strict)
             take = [
-                r
-                for ts, r in keyed
-                if ts is not None and ts < self._cp.window_end and self._after_position(ts, _id(r))
+                r for ts, r in keyed if ts is not None and ts < self._end and self._after_position(ts, _id(r))
             ]
-            reached_end = page.is_last or any(ts is not None and ts >= self._cp.window_end for ts, _ in keyed)
+            reached_end = page.is_last or any(ts is not None and ts >= self._end for ts, _ in keyed)
             if take:
                 last = take[-1]
                 last_ts = record_ts(last)

@@ -90,35 +90,91 @@ async def get_cursor(
     return await session.get(SyncCursor, (integration_id, organization_id, stream), populate_existing=True)
 
 
-@dataclass(frozen=True)
-class CursorPosition:
-    """The checkpoint columns of a cursor."""
+INCREMENTAL, BY_ID, WHOLE = "incremental", "by_id", "whole"
 
-    window_start: datetime | None
-    window_end: datetime | None
-    position_ts: datetime | None
-    position_id: int | None
-    block_pass: int | None
-    block_page: int | None
-    completed_through: datetime | None
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where one stream's read of one organization stands: the cursor, committed with the rows it covers.
+
+    One type from the reader to the database: the readers move it page by page, the engine commits it
+    with each page, and `checkpoint_of` loads it back.
+    """
+
+    # The read in progress (none when `window_end` is None): its window, and the last committed key.
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    position_ts: datetime | None = None
+    position_id: int | None = None
+    # Set while walking a block of records by page number: which pass and the last page read.
+    block_pass: int | None = None
+    block_page: int | None = None
+    # How the read in progress reads the list: INCREMENTAL (an updated_at window), BY_ID or WHOLE.
+    read: str = INCREMENTAL
+    # Lower bound of the next updated_at window (the end of the last read that saw every change).
+    completed_through: datetime | None = None
     # Set for an organization reached by reconnecting: nothing older than this is imported.
     history_floor: datetime | None = None
+    # Set when the list did not honour the updated_at filter or sort: the best read it does honour
+    # (BY_ID or WHOLE), and when that was last found out.
+    fallback: str | None = None
+    fallback_checked_at: datetime | None = None
+    # Fallback reads: the highest id held (new records come after it) and the list's size at the
+    # last whole read.
+    after_id: int | None = None
+    size: int | None = None
+
+    @property
+    def in_progress(self) -> bool:
+        return self.window_end is not None
 
 
-def cursor_position(cursor: SyncCursor) -> CursorPosition:
+def _time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def checkpoint_of(cursor: SyncCursor | None) -> Checkpoint:
+    """The stored checkpoint of a stream (the empty one when it was never read)."""
+    if cursor is None:
+        return Checkpoint()
     state = cursor.state or {}
-    block_pass = state.get("block_pass")
-    floor = state.get("history_floor")
-    return CursorPosition(
+    return Checkpoint(
         window_start=cursor.window_start,
         window_end=cursor.window_end,
         position_ts=cursor.position_ts,
         position_id=cursor.position_id,
-        block_pass=int(block_pass) if block_pass is not None else None,
+        block_pass=_int(state.get("block_pass")),
         block_page=cursor.block_page,
+        read=str(state.get("read") or INCREMENTAL),
         completed_through=cursor.completed_through,
-        history_floor=datetime.fromisoformat(floor) if floor else None,
+        history_floor=_time(state.get("history_floor")),
+        fallback=state.get("fallback"),
+        fallback_checked_at=_time(state.get("fallback_checked_at")),
+        after_id=_int(state.get("after_id")),
+        size=_int(state.get("size")),
     )
+
+
+def _state(position: Checkpoint) -> dict[str, Any]:
+    """The checkpoint fields without a column of their own, as the cursor's `state` JSON."""
+    values: dict[str, Any] = {
+        "block_pass": position.block_pass,
+        "read": position.read if position.read != INCREMENTAL else None,
+        "history_floor": position.history_floor,
+        "fallback": position.fallback,
+        "fallback_checked_at": position.fallback_checked_at,
+        "after_id": position.after_id,
+        "size": position.size,
+    }
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in values.items()
+        if value is not None
+    }
 
 
 async def start_run(
@@ -181,18 +237,13 @@ async def record_progress(
     streams: dict[str, Any] | None,
     organization_id: int,
     stream: str | None = None,
-    position: CursorPosition | None = None,
+    position: Checkpoint | None = None,
 ) -> str | None:
     """Renew our lease, move the stream's cursor and (given `streams`) the run's counts: one round trip.
 
     Returns the integration's status, or None when the lease is no longer ours (the caller then rolls
     back, so no page is committed by a worker that lost its lease).
     """
-    state: dict[str, Any] = {}
-    if position is not None and position.block_pass is not None:
-        state["block_pass"] = position.block_pass
-    if position is not None and position.history_floor is not None:
-        state["history_floor"] = position.history_floor.isoformat()
     result = await session.execute(
         _PROGRESS,
         {
@@ -208,7 +259,7 @@ async def record_progress(
             "position_ts": position.position_ts if position else None,
             "position_id": position.position_id if position else None,
             "block_page": position.block_page if position else None,
-            "state": json.dumps(state),
+            "state": json.dumps(_state(position) if position else {}),
             "completed_through": position.completed_through if position else None,
         },
     )
