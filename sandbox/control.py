@@ -31,7 +31,7 @@ Auth
 
 Traffic
 - ``POST /_sandbox/rate-limit`` ``{"requests_per_minute": n}`` (0 = unlimited; resets the windows)
-- ``POST /_sandbox/faults`` ``{"kind": "429"|"503"|"500"|"drop"|"reset"|"latency", "rate"?: p,
+- ``POST /_sandbox/faults`` ``{"kind": "429"|"503"|"500"|"404"|"drop"|"reset"|"latency", "rate"?: p,
   "count"?: n, "latency_ms"?: ms, "retry_after"?: s, "path_prefix"?: "/2.0/"}`` — with ``rate`` each
   matching request faults with probability p (seeded RNG); with ``count`` only the next n matching
   requests (or at most n when both are given). ``GET`` lists rules; ``DELETE`` clears them.

@@ -21,6 +21,7 @@ _FAULT_BODIES = {
     "429": (429, {"message": "Too Many Attempts."}),
     "503": (503, {"message": "Service Unavailable"}),
     "500": (500, {"error": "Internal Server Error"}),
+    "404": (404, {"error": "The resource cannot be found"}),
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 UNLIMITED = 1_000_000
 WINDOW = 60.0
-FAULT_KINDS = ("429", "503", "500", "drop", "reset", "latency")
+FAULT_KINDS = ("429", "503", "500", "404", "drop", "reset", "latency")
 
 
 @dataclass

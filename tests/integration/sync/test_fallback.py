@@ -1,0 +1,174 @@
+"""Lists that Classy will not filter or sort by updated_at are still read completely (issue #16)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.db.models import Registration, Supporter, SyncCursor
+from app.sync import fallback, runner
+from app.sync.engine import IntegrationSync
+from sandbox.server import SandboxHandle
+from sandbox.store import SandboxStore
+from tests.integration.sync.helpers import (
+    ADMIN,
+    assert_matches_sandbox,
+    connect,
+    latest_run,
+    service,
+    sync_settings,
+    wait_for_run,
+)
+
+MODELS: dict[str, Any] = {"registrations": Registration, "supporters": Supporter}
+
+
+def _store(sandbox: SandboxHandle) -> SandboxStore:
+    assert sandbox.store is not None
+    return sandbox.store
+
+
+async def _sync(client: httpx.AsyncClient, after: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post("/api/v1/apps/classy/sync", headers=ADMIN)
+    assert response.status_code == 202, response.text
+    return await wait_for_run(client, after_id=after["id"])
+
+
+async def _raw(session: AsyncSession, resource: str, classy_id: int) -> dict[str, Any]:
+    session.expire_all()
+    model = MODELS[resource]
+    raw: dict[str, Any] = (
+        await session.execute(select(model.raw).where(model.classy_id == classy_id))
+    ).scalar_one()
+    return raw
+
+
+def _reads(run: dict[str, Any]) -> dict[str, str]:
+    return {name: counts["read"] for name, counts in run["streams"].items()}
+
+
+@pytest.mark.parametrize("resource", ["registrations", "supporters"])
+async def test_a_list_ignoring_filter_and_sort_is_read_whole_and_complete(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle, resource: str
+) -> None:
+    org = sandbox.organization_ids[0]
+    store = _store(sandbox)
+    control = httpx.Client(base_url=sandbox.control_url)
+    control.post("/quirks", json={"resource": resource, "ignore": "filter_and_sort"}).raise_for_status()
+    control.post("/faults", json={"kind": "latency", "rate": 1.0, "latency_ms": 20, "path_prefix": "/2.0/"})
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        # Records change and arrive on that list while it is read.
+        while (run := await latest_run(client)) is None or run["status"] == "running":
+            store.churn(org, resource, updates=2, inserts=1)
+            await asyncio.sleep(0.05)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded", first
+        assert _reads(first)[resource] == "whole"
+        assert {name for name, how in _reads(first).items() if how == "incremental"} == set(
+            first["streams"]
+        ) - {resource}
+        control.delete("/faults")
+        second = await _sync(client, first)  # brings what changed during the import
+        assert second["status"] == "succeeded", second
+        await assert_matches_sandbox(session, sandbox, org)
+
+        # A new record and an update to an old one both arrive with the next sync.
+        old_id = store.dump(org, resource)[0]["id"]
+        field = {"registrations": {"status": "not_attending"}, "supporters": {"nickname": "Updated"}}[
+            resource
+        ]
+        store.update(org, resource, old_id, field)
+        new_id = store.create(org, resource, {})["id"]
+        third = await _sync(client, second)
+        assert third["status"] == "succeeded", third
+        assert _reads(third)[resource] == "whole"
+        assert (await _raw(session, resource, new_id))["id"] == new_id
+        assert (await _raw(session, resource, old_id)) == store.get(org, resource, old_id)
+    await assert_matches_sandbox(session, sandbox, org)
+    cursor = (
+        await session.execute(
+            select(SyncCursor).where(SyncCursor.organization_id == org, SyncCursor.stream == resource)
+        )
+    ).scalar_one()
+    assert cursor.state["fallback"] == "whole"
+
+
+async def test_a_list_ignoring_sort_reads_new_records_by_id_and_updates_by_reconcile(
+    db: AsyncEngine,
+    session: AsyncSession,
+    database_url: str,
+    sandbox: SandboxHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    org = sandbox.organization_ids[0]
+    store = _store(sandbox)
+    control = httpx.Client(base_url=sandbox.control_url)
+    control.post("/quirks", json={"resource": "supporters", "ignore": "sort"}).raise_for_status()
+    monkeypatch.setattr(fallback, "SMALL_LIST", 10)  # the sandbox's lists are small: treat them as big
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded", first
+        assert _reads(first)["supporters"] == "whole"  # the first read by id starts at id 0
+        await assert_matches_sandbox(session, sandbox, org)
+
+        old_id = store.dump(org, "supporters")[0]["id"]
+        store.update(org, "supporters", old_id, {"nickname": "Updated"})
+        new_id = store.create(org, "supporters", {})["id"]
+        second = await _sync(client, first)
+        assert second["status"] == "succeeded", second
+        assert _reads(second)["supporters"] == "by_id"
+        assert second["streams"]["supporters"]["fetched"] == 1  # only what is new
+        assert (await _raw(session, "supporters", new_id))["id"] == new_id
+        assert (await _raw(session, "supporters", old_id)).get("nickname") != "Updated"
+
+        # A reconcile run reads the list whole: the update arrives.
+        monkeypatch.setattr(runner, "IntegrationSync", functools.partial(IntegrationSync, mode="reconcile"))
+        third = await _sync(client, second)
+        assert third["status"] == "succeeded", third
+        assert _reads(third)["supporters"] == "whole"
+        assert (await _raw(session, "supporters", old_id)).get("nickname") == "Updated"
+    await assert_matches_sandbox(session, sandbox, org)
+
+
+async def test_a_failing_list_does_not_hold_back_the_others_and_is_resumed_alone(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    org = sandbox.organization_ids[0]
+    store = _store(sandbox)
+    control = httpx.Client(base_url=sandbox.control_url)
+    prefix = f"/2.0/organizations/{org}/registrations"
+    control.post("/faults", json={"kind": "404", "rate": 1.0, "path_prefix": prefix}).raise_for_status()
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "failed", first
+        assert first["error"].startswith("Registrations could not be synced: "), first["error"]
+        assert "The other lists were synced" in first["error"]
+        assert first["streams"]["registrations"]["error"]
+        assert first["streams"]["registrations"]["fetched"] == 0
+        for name in ("campaigns", "supporters", "recurring_donation_plans", "transactions"):
+            assert "error" not in first["streams"][name]
+        assert first["streams"]["supporters"]["fetched"] == len(store.dump(org, "supporters"))
+        status = (await client.get("/api/v1/apps/classy", headers=ADMIN)).json()
+        assert status["last_synced_at"] is None and status["last_error"] == first["error"]
+        supporters = (await session.execute(select(Supporter.classy_id))).scalars().all()
+        assert set(supporters) == {s["id"] for s in store.dump(org, "supporters")}
+
+        control.delete("/faults")
+        second = await _sync(client, first)
+        assert second["status"] == "succeeded", second
+        # Only registrations are read in full; the others read just their short incremental window.
+        assert second["streams"]["registrations"]["fetched"] == len(store.dump(org, "registrations"))
+        assert second["streams"]["supporters"]["fetched"] < 50
+        assert second["streams"]["transactions"]["fetched"] < 50
+        status = (await client.get("/api/v1/apps/classy", headers=ADMIN)).json()
+        assert status["last_synced_at"] is not None and status["last_error"] is None
+    await assert_matches_sandbox(session, sandbox, org)
