@@ -72,7 +72,7 @@ def run_error(failures: dict[str, str], *, others_synced: bool) -> str:
     for sentence, names in by_reason.items():
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
         parts.append(f"{listed[0].upper()}{listed[1:]} could not be synced: {sentence}")
-    pronoun = "it" if len(failures) == 1 else "them"
-    retry = f"the next sync retries {pronoun} from where {pronoun} stopped."
+    them, they = ("it", "it") if len(failures) == 1 else ("them", "they")
+    retry = f"the next sync retries {them} from where {they} stopped."
     tail = f"The other lists were synced; {retry}" if others_synced else retry[0].upper() + retry[1:]
     return " ".join([*parts, tail])

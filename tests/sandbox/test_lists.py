@@ -246,3 +246,38 @@ async def test_multi_key_sort(shared: SandboxHandle, api: httpx.AsyncClient) -> 
     ).json()["data"]
     keys = [(r["updated_at"] or "", r["id"]) for r in desc]
     assert keys == sorted(keys, reverse=True)
+
+
+async def test_a_list_can_be_made_to_ignore_filter_and_sort(
+    fresh: SandboxHandle, fresh_api: httpx.AsyncClient
+) -> None:
+    path = f"/organizations/{org(fresh)}/registrations"
+    query = {"per_page": 100, "filter": "id>1000000000", "sort": "updated_at:desc"}
+    assert (await fresh_api.get(path, params=query)).json()["total"] == 0
+    async with httpx.AsyncClient(base_url=fresh.control_url, timeout=10) as control:
+        bad = await control.post("/quirks", json={"resource": "registrations", "ignore": "everything"})
+        assert bad.status_code == 400
+        r = await control.post("/quirks", json={"resource": "registrations", "ignore": "filter_and_sort"})
+        assert r.json() == {"registrations": "filter_and_sort"}
+        body = (await fresh_api.get(path, params=query)).json()
+        ids = [row["id"] for row in body["data"]]
+        assert body["total"] == 120 and ids == sorted(ids)  # everything, in id order
+        await control.post("/quirks", json={"resource": "registrations", "ignore": "sort"})
+        sorted_query = {"per_page": 100, "filter": f"id>{ids[9]}", "sort": "updated_at:desc"}
+        body = (await fresh_api.get(path, params=sorted_query)).json()
+        assert body["total"] == 110 and [row["id"] for row in body["data"]][:90] == ids[10:]
+        # Other lists are untouched; null honours the query again.
+        supporters = f"/organizations/{org(fresh)}/supporters"
+        assert (await fresh_api.get(supporters, params=query)).json()["total"] == 0
+        assert (await control.post("/quirks", json={"resource": "registrations"})).json() == {}
+        assert (await control.get("/quirks")).json() == {}
+    assert (await fresh_api.get(path, params=query)).json()["total"] == 0
+
+
+async def test_a_list_can_be_made_to_answer_404(fresh: SandboxHandle, fresh_api: httpx.AsyncClient) -> None:
+    path = f"/organizations/{org(fresh)}/registrations"
+    async with httpx.AsyncClient(base_url=fresh.control_url, timeout=10) as control:
+        rule = {"kind": "404", "rate": 1.0, "path_prefix": f"/2.0{path}"}
+        assert (await control.post("/faults", json=rule)).status_code == 201
+    assert (await fresh_api.get(path)).status_code == 404
+    assert (await fresh_api.get(f"/organizations/{org(fresh)}/supporters")).status_code == 200
