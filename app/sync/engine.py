@@ -171,7 +171,8 @@ class IntegrationSync:
                     cp = batch.checkpoint
             except UnorderedPageError as exc:
                 cp = fallback.fall_back(cp, cp.read, utc_now())
-                logger.warning("%s: %s Reading it %s from now on.", stream.name, exc, cp.fallback)
+                how = "by id" if cp.fallback == sync_state.BY_ID else "whole"
+                logger.warning("%s: %s Reading it %s from now on.", stream.name, exc, how)
                 await self._save_checkpoint(stream, cp)
                 continue
             caught_up = cp.window_end is not None and cp.window_end >= self.window_end
@@ -208,20 +209,12 @@ class IntegrationSync:
             await self._record_progress(session, stream, cp, with_counts=True)
 
     def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
-        path = stream.path(self.organization_id)
+        fetch = self._query_fetcher(stream)
 
-        async def fetch(page: int, flt: str | None) -> Page:
-            started = time.perf_counter()
-            result = await self._unless_stopped(
-                self.client.get_page(
-                    path, page=page, per_page=PER_PAGE, filter=flt, sort=SORT, with_=stream.with_
-                )
-            )
-            SYNC_PHASE_SECONDS.labels(stream.name, "fetch").inc(time.perf_counter() - started)
-            SYNC_PAGES.labels(stream.name).inc()
-            return result
+        async def by_updated_at(page: int, flt: str | None) -> Page:
+            return await fetch(page, flt, SORT)
 
-        return fetch
+        return by_updated_at
 
     def _query_fetcher(self, stream: Stream) -> fallback.FetchQuery:
         path = stream.path(self.organization_id)
