@@ -74,7 +74,8 @@ def next_read(
             lower = EPOCH
         return replace(start, window_start=lower, read=INCREMENTAL)
     small = cp.size is not None and cp.size <= SMALL_LIST
-    if cp.fallback == WHOLE or mode in WHOLE_READ_MODES or small or cp.completed_through is None:
+    never_whole = cp.after_id is None or cp.completed_through is None  # just fell back: read it all
+    if cp.fallback == WHOLE or mode in WHOLE_READ_MODES or small or never_whole:
         return replace(start, window_start=window_end, read=WHOLE)
     return replace(start, window_start=window_end, read=BY_ID, position_id=cp.after_id or 0)
 

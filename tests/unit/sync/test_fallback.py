@@ -133,6 +133,7 @@ def test_next_read_follows_what_the_list_honours() -> None:
     assert plan(replace(big, size=fallback.SMALL_LIST)).read == WHOLE
     assert plan(replace(big, fallback=WHOLE)).read == WHOLE
     assert plan(replace(big, completed_through=None)).read == WHOLE  # never read whole yet
+    assert plan(replace(big, after_id=None)).read == WHOLE  # just left the window read
     recheck = plan(replace(big, fallback_checked_at=NOW - fallback.RECHECK_AFTER))
     assert (recheck.read, recheck.window_start) == (INCREMENTAL, done - LOOKBACK)
     assert all(plan(cp).window_end == end for cp in (big, Checkpoint()))
