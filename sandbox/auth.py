@@ -1,6 +1,6 @@
 """Apps, members, tokens and authorization codes of the sandbox's OAuth2 server.
 
-Token endpoint choices where the reference is silent (CLASSY_API.md §2):
+Token endpoint choices where the reference is silent (docs/classy-api.md §2):
 - field validation errors collect every missing field in one 400 ``{"error": {field: [msg]},
   "queries_log": []}`` (Laravel's validator), checked before the client is authenticated;
 - unknown client or wrong secret: 400 ``{"error": "invalid_client", "error_description":

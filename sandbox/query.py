@@ -1,6 +1,6 @@
 """Parse Classy's list-query grammar: ``filter``, ``sort``, ``with``, ``fields``.
 
-Choices where the reference is silent (see CLASSY_API.md §4, §9):
+Choices where the reference is silent (see docs/classy-api.md §4, §9):
 - comma-joined filter conditions mean AND;
 - the literal value ``null`` matches a null field with ``=`` and a non-null one with ``!=``/``<>``;
 - otherwise comparisons follow SQL: a null field never matches;

@@ -15,27 +15,15 @@ from .errors import (
     ClassyServerError,
     ClassyUnreachableError,
 )
-from .models import (
-    Campaign,
-    ClassyModel,
-    Designation,
-    Organization,
-    RecurringDonationPlan,
-    Registration,
-    Supporter,
-    Transaction,
-    TransactionConsent,
-    TransactionItem,
-)
+from .models import ClassyModel, Organization
 from .pages import Page
 from .query import build_params, condition, encode_query, format_timestamp
 from .ratelimit import RateLimiter, limiter_for
-from .timestamps import parse_date, parse_local_datetime, parse_timestamp
+from .timestamps import parse_timestamp
 from .token_model import Token
 from .tokens import TokenManager
 
 __all__ = [
-    "Campaign",
     "ClassyAuthError",
     "ClassyBadRequestError",
     "ClassyClient",
@@ -46,24 +34,15 @@ __all__ = [
     "ClassyRateLimitedError",
     "ClassyServerError",
     "ClassyUnreachableError",
-    "Designation",
     "Organization",
     "Page",
     "RateLimiter",
-    "RecurringDonationPlan",
-    "Registration",
-    "Supporter",
     "Token",
     "TokenManager",
-    "Transaction",
-    "TransactionConsent",
-    "TransactionItem",
     "build_params",
     "condition",
     "encode_query",
     "format_timestamp",
     "limiter_for",
-    "parse_date",
-    "parse_local_datetime",
     "parse_timestamp",
 ]

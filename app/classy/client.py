@@ -216,10 +216,7 @@ class ClassyClient:
 
     async def _get_json(self, path: str, params: Sequence[tuple[str, str]] = ()) -> Any:
         """GET ``path`` and return its decoded JSON, retrying what is transient."""
-        if not path.startswith("/"):
-            path = f"/{path}"
-        query = encode_query(params)
-        url = f"{self._api_url}{quote(path, safe='/-_.~')}" + (f"?{query}" if query else "")
+        url = self._url(path, params)
         attempt = 0
         renewals = 0
         while True:
@@ -236,44 +233,15 @@ class ClassyClient:
                 error: ClassyError = self._unreachable(exc)
             else:
                 self._limiter.observe(response.headers, response.status_code)
-                status = response.status_code
-                if status == 401:
-                    # A token refused although it had not expired, right after a renewal: the
-                    # credentials themselves are refused. (One that simply ran out is renewed again.)
-                    expired = token.expires_within(0, now=datetime.now(UTC))
-                    if renewals >= _MAX_RENEWALS or (renewals and not expired):
-                        raise ClassyAuthError(
-                            "Classy refused this app's access token even right after issuing a new one. "
-                            "Check that the app still exists in Classy, then save its credentials again.",
-                            status_code=401,
-                        )
+                if response.status_code == 401:
+                    _refuse_if_renewed(token, renewals)
                     renewals += 1
                     await self._tokens.token_rejected(token)
                     continue
                 body = _decode(response.content)
                 if response.is_success and body is not _NOT_JSON:
                     return body
-                if response.is_success:
-                    error = ClassyServerError(
-                        f"Classy answered {path} with something that is not JSON. "
-                        "The sync will try again later.",
-                        status_code=status,
-                    )
-                elif status in (429, 503):
-                    hint = retry_after_seconds(response.headers, body)
-                    error = ClassyRateLimitedError(
-                        "Classy kept refusing requests because this app reached its rate limit "
-                        f"(HTTP {status}). The sync will try again later.",
-                        status_code=status,
-                    )
-                elif status >= 500:
-                    error = ClassyServerError(
-                        f"Classy kept failing with a server error (HTTP {status}) while reading {path}. "
-                        "The sync will try again later.",
-                        status_code=status,
-                    )
-                else:
-                    raise error_for_response(status, None if body is _NOT_JSON else body, path)
+                error, hint = _retryable_failure(path, response.status_code, response.headers, body)
             attempt += 1
             if attempt > self._max_retries:
                 raise error
@@ -283,6 +251,12 @@ class ClassyClient:
                 "Classy GET %s failed (%s); retry %d in %.2fs", path, type(error).__name__, attempt, delay
             )
             await self._sleep(delay)
+
+    def _url(self, path: str, params: Sequence[tuple[str, str]]) -> str:
+        if not path.startswith("/"):
+            path = f"/{path}"
+        query = encode_query(params)
+        return f"{self._api_url}{quote(path, safe='/-_.~')}" + (f"?{query}" if query else "")
 
     def _delay(self, attempt: int, hint: float | None) -> float:
         if hint is None:
@@ -301,6 +275,46 @@ class ClassyClient:
         return ClassyUnreachableError(
             f"Could not reach Classy at {host} ({reason}). The sync will try again later."
         )
+
+
+def _refuse_if_renewed(token: Token, renewals: int) -> None:
+    """A token refused although it had not expired, right after a renewal: the credentials themselves
+    are refused. (One that simply ran out is renewed again, a bounded number of times.)"""
+    expired = token.expires_within(0, now=datetime.now(UTC))
+    if renewals >= _MAX_RENEWALS or (renewals and not expired):
+        raise ClassyAuthError(
+            "Classy refused this app's access token even right after issuing a new one. "
+            "Check that the app still exists in Classy, then save its credentials again.",
+            status_code=401,
+        )
+
+
+def _retryable_failure(
+    path: str, status: int, headers: httpx.Headers, body: Any
+) -> tuple[ClassyError, float | None]:
+    """The error to retry for an answer that is not usable JSON, and Classy's hint of when to retry.
+
+    Raises at once for answers that retrying cannot fix (4xx other than 429).
+    """
+    if 200 <= status < 300:
+        return ClassyServerError(
+            f"Classy answered {path} with something that is not JSON. The sync will try again later.",
+            status_code=status,
+        ), None
+    if status in (429, 503):
+        error: ClassyError = ClassyRateLimitedError(
+            "Classy kept refusing requests because this app reached its rate limit "
+            f"(HTTP {status}). The sync will try again later.",
+            status_code=status,
+        )
+        return error, retry_after_seconds(headers, body)
+    if status >= 500:
+        return ClassyServerError(
+            f"Classy kept failing with a server error (HTTP {status}) while reading {path}. "
+            "The sync will try again later.",
+            status_code=status,
+        ), None
+    raise error_for_response(status, None if body is _NOT_JSON else body, path)
 
 
 def _decode(content: bytes) -> Any:

@@ -10,13 +10,13 @@ record because an optional amount is missing or blank.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from .timestamps import is_blank, parse_date, parse_local_datetime, parse_timestamp
+from .timestamps import is_blank, parse_timestamp
 
 
 def to_decimal(value: object) -> Decimal | None:
@@ -57,25 +57,5 @@ def to_utc_datetime(value: object) -> datetime | None:
     raise ValueError(f"not a timestamp: {type(value).__name__}")
 
 
-def to_date(value: object) -> date | None:
-    """Convert a Classy date string to a date."""
-    if value is None or isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        return None if is_blank(value) else parse_date(value)
-    raise ValueError(f"not a date: {type(value).__name__}")
-
-
-def to_local_datetime(value: object) -> datetime | None:
-    """Convert a zoneless ``YYYY-MM-DD HH:MM:SS`` to a naive datetime."""
-    if value is None or isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        return None if is_blank(value) else parse_local_datetime(value)
-    raise ValueError(f"not a date and time: {type(value).__name__}")
-
-
 Money = Annotated[Decimal | None, BeforeValidator(to_decimal)]
 Timestamp = Annotated[datetime | None, BeforeValidator(to_utc_datetime)]
-DateOnly = Annotated[date | None, BeforeValidator(to_date)]
-LocalDateTime = Annotated[datetime | None, BeforeValidator(to_local_datetime)]

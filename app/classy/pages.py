@@ -1,6 +1,6 @@
 """One page of a Classy list: the paginator envelope around raw record dicts.
 
-Classy's envelope is Laravel's length-aware paginator (CLASSY_API.md 3). Records stay plain dicts:
+Classy's envelope is Laravel's length-aware paginator (docs/classy-api.md §3). Records stay plain dicts:
 the sync engine maps thousands of them per second and validating each into a model first would
 dominate its CPU. Numeric envelope fields are coerced with ``int()`` because Laravel echoes
 ``per_page`` from the query string and may send it as a string.

@@ -1,6 +1,6 @@
 """Build Classy's list-query parameters (``filter``, ``sort``, ``with``, ``page``, ``per_page``).
 
-Classy's grammar (CLASSY_API.md 4.1): ``filter={field}{op}{value}``, with the operator URL-encoded and
+Classy's grammar (docs/classy-api.md §4.1): ``filter={field}{op}{value}``, with the operator URL-encoded and
 the whole value encoded exactly once. ``+0000`` must travel as ``%2B0000`` or Classy reads a space;
 double encoding and timestamps with milliseconds are answered with 400. We therefore encode the
 query string ourselves (``encode_query``) instead of relying on how a given httpx version treats
@@ -75,7 +75,7 @@ def build_params(
     """Return the query parameters of one list request, in a stable order.
 
     Several filter conditions are joined with a comma into ONE ``filter`` parameter. Classy does not
-    document combining conditions (CLASSY_API.md 4.1, open question 1); callers that need certainty
+    document combining conditions (docs/classy-api.md §4.1 and §9); callers that need certainty
     should send one condition and apply the rest themselves.
     """
     if page < 1:

@@ -1,6 +1,6 @@
 """Pace requests so that one Classy app never exceeds its per-minute limit.
 
-Classy allows 1800 requests per minute per app by default (CLASSY_API.md 5) and every stream of a
+Classy allows 1800 requests per minute per app by default (docs/classy-api.md §5) and every stream of a
 connection shares that budget, so one ``RateLimiter`` per ``client_id`` (``limiter_for``) paces all
 of them. Requests are spread evenly (a generic cell-rate scheduler) with a small burst: in any
 60-second window at most ``requests_per_minute`` go out, so even a server that counts per sliding

@@ -1,6 +1,6 @@
 """Turn the token endpoint's failures into sentences a CRM admin can act on.
 
-Classy's token endpoint answers in several shapes (CLASSY_API.md 2.2): Laravel field errors
+Classy's token endpoint answers in several shapes (docs/classy-api.md §2.2): Laravel field errors
 ``{"error": {"client_id": ["The client id field is required."]}}``, OAuth-style
 ``{"error": "invalid_client", "error_description": "…"}``, or plain text such as
 "Invalid client authentication". All of them mean the same thing to an admin, "the Client ID or

@@ -1,4 +1,4 @@
-"""Query building: Classy's filter grammar, encoded exactly once (CLASSY_API.md 4.1)."""
+"""Query building: Classy's filter grammar, encoded exactly once (docs/classy-api.md §4.1)."""
 
 from __future__ import annotations
 
