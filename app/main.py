@@ -13,6 +13,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from app import console
 from app.api.error_handlers import install_error_handlers
 from app.api.guards import RejectNulQueryMiddleware
+from app.api.openapi import TAGS, operation_id, service_version
 from app.api.router import api_router
 from app.db.embedded import release_embedded
 from app.db.migrate import upgrade_to_head
@@ -63,8 +64,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
 
     app = FastAPI(
         title="classy-sync",
-        version="0.1.0",
+        version=service_version(),
         description="Connects a CRM to Classy (GoFundMe Pro): lifecycle API, sync status and synced data.",
+        openapi_tags=TAGS,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     install_error_handlers(app)

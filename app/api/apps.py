@@ -1,4 +1,8 @@
-"""App Directory, the Classy integration's status, its lifecycle and its history (API.md §3)."""
+"""App Directory, the Classy integration's status, its lifecycle and its history (API.md §3).
+
+Route names read as `<verb>_classy…`: with the tag they make the operation ids of generated clients
+(`apps_get_classy`, `apps_save_classy_credentials`, see `app.api.openapi`).
+"""
 
 from __future__ import annotations
 
@@ -62,7 +66,7 @@ async def get_classy(principal: PrincipalDep, session: SessionDep, runtime: Runt
 
 
 @router.post("/classy/connect", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def connect(
+async def connect_classy(
     admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Start connecting: the integration waits for credentials and shows the redirect URI to register."""
@@ -70,7 +74,7 @@ async def connect(
 
 
 @router.put("/classy/credentials", response_model=IntegrationRead, responses=VERIFY_ERRORS)
-async def save_credentials(
+async def save_classy_credentials(
     body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Save: check the credentials with Classy, store them encrypted, connect (or return authorize_url)."""
@@ -81,7 +85,7 @@ async def save_credentials(
 
 
 @router.post("/classy/pause", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def pause(
+async def pause_classy(
     admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Pause syncing; credentials are kept."""
@@ -89,7 +93,7 @@ async def pause(
 
 
 @router.post("/classy/resume", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def resume(
+async def resume_classy(
     admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Resume; a sync of everything changed since the last successful one starts at once."""
@@ -97,7 +101,7 @@ async def resume(
 
 
 @router.post("/classy/disconnect", response_model=IntegrationRead, responses=WRITE_ERRORS)
-async def disconnect(
+async def disconnect_classy(
     admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Disconnect: stored secrets and tokens are erased; synced data stays."""
@@ -107,7 +111,7 @@ async def disconnect(
 
 
 @router.post("/classy/reconnect", response_model=IntegrationRead, responses=VERIFY_ERRORS)
-async def reconnect(
+async def reconnect_classy(
     body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Reconnect a disconnected integration with (re-checked) credentials."""
@@ -118,7 +122,7 @@ async def reconnect(
 
 
 @router.post("/classy/sync", response_model=IntegrationRead, status_code=202, responses=WRITE_ERRORS)
-async def sync_now(
+async def sync_classy(
     admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Start an incremental sync now (409 while one is running)."""
@@ -127,7 +131,7 @@ async def sync_now(
 
 
 @router.get("/classy/sync-runs", response_model=SyncRunPage, responses=PAGE_ERRORS)
-async def sync_runs(
+async def list_classy_sync_runs(
     principal: PrincipalDep, session: SessionDep, limit: Limit = 100, cursor: Cursor = None
 ) -> SyncRunPage:
     """Sync runs, newest first."""
@@ -136,7 +140,7 @@ async def sync_runs(
 
 
 @router.get("/classy/events", response_model=EventPage, responses=PAGE_ERRORS)
-async def events(
+async def list_classy_events(
     principal: PrincipalDep, session: SessionDep, limit: Limit = 100, cursor: Cursor = None
 ) -> EventPage:
     """Audit events of the integration, newest first."""

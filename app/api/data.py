@@ -20,7 +20,7 @@ from app.api.schemas import error_responses
 from app.db.repositories import synced_data
 from app.errors import NotFoundError, UnprocessableError
 
-router = APIRouter(prefix="/api/v1", tags=["synced data"])
+router = APIRouter(prefix="/api/v1")  # tags per route: contacts, donations (the operation ids' prefixes)
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
 Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
@@ -45,7 +45,7 @@ def _next_cursor(ids: list[int], limit: int) -> str | None:
     return encode_cursor(ids[-1]) if len(ids) == limit else None
 
 
-@router.get("/contacts", response_model=ContactPage, responses=error_responses(401, 422))
+@router.get("/contacts", tags=["contacts"], response_model=ContactPage, responses=error_responses(401, 422))
 async def list_contacts(
     principal: PrincipalDep,
     session: SessionDep,
@@ -68,7 +68,12 @@ async def list_contacts(
     )
 
 
-@router.get("/contacts/{contact_id}", response_model=ContactOut, responses=error_responses(401, 404, 422))
+@router.get(
+    "/contacts/{contact_id}",
+    tags=["contacts"],
+    response_model=ContactOut,
+    responses=error_responses(401, 404, 422),
+)
 async def get_contact(contact_id: RowId, principal: PrincipalDep, session: SessionDep) -> ContactOut:
     """One contact."""
     contact = await synced_data.get_contact(session, account=principal.account, contact_id=contact_id)
@@ -77,7 +82,9 @@ async def get_contact(contact_id: RowId, principal: PrincipalDep, session: Sessi
     return ContactOut.of(contact)
 
 
-@router.get("/donations", response_model=DonationPage, responses=error_responses(401, 422))
+@router.get(
+    "/donations", tags=["donations"], response_model=DonationPage, responses=error_responses(401, 422)
+)
 async def list_donations(
     principal: PrincipalDep,
     session: SessionDep,
@@ -105,7 +112,12 @@ async def list_donations(
     )
 
 
-@router.get("/donations/{donation_id}", response_model=DonationOut, responses=error_responses(401, 404, 422))
+@router.get(
+    "/donations/{donation_id}",
+    tags=["donations"],
+    response_model=DonationOut,
+    responses=error_responses(401, 404, 422),
+)
 async def get_donation(donation_id: RowId, principal: PrincipalDep, session: SessionDep) -> DonationOut:
     """One donation."""
     row = await synced_data.get_donation(session, account=principal.account, donation_id=donation_id)

@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.api.deps import RuntimeDep
+from app.api.schemas import Readiness
 
 router = APIRouter(tags=["operations"])
 
@@ -20,7 +21,11 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable or scheduler stopped"}})
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    responses={503: {"model": Readiness, "description": "Database unreachable or scheduler stopped"}},
+)
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """The database answers and the scheduler loop is alive."""
     try:

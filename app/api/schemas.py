@@ -46,9 +46,20 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Not possible in the integration's current state",
         422: "Invalid input, or credentials/organization rejected by Classy",
+        500: "Unexpected error (logged on our side)",
         502: "Classy could not be reached or failed",
     }
-    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in statuses}
+    return {status: {"model": ErrorBody, "description": descriptions[status]} for status in (*statuses, 500)}
+
+
+class Readiness(BaseModel):
+    """`/readyz`: each dependency's state; when not ready, also a sentence and a code like every error."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unreachable"]
+    scheduler: Literal["ok", "stopped"]
+    detail: str | None = None
+    code: str | None = None
 
 
 class AppSummary(BaseModel):
@@ -140,7 +151,14 @@ _ROW_FIELDS = (
 class CredentialsIn(BaseModel):
     """Save / Reconnect: what the admin copied from Classy's Apps & Integrations > API page."""
 
-    model_config = ConfigDict(str_strip_whitespace=True)
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"client_id": "a1b2c3d4e5", "client_secret": "s3cr3t-from-classy", "organization_id": 82364}
+            ]
+        },
+    )
 
     client_id: str = Field(min_length=1, max_length=200)
     client_secret: str = Field(min_length=1, max_length=500, json_schema_extra={"writeOnly": True})
