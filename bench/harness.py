@@ -13,10 +13,7 @@ import os
 import platform
 import re
 import secrets
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ import asyncpg
 import httpx
 
 from app.security.tokens import issue_token
+from sandbox.processes import ChildFailed, free_port, python_env, spawn
 from sandbox.server import SandboxHandle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,34 +135,6 @@ async def drop_db(name: str) -> None:
 # -- processes -----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def kill_group(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
-    """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(grace)
-
-
-def python_env() -> dict[str, str]:
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-
-
 class RssSampler:
     """Samples a process's RSS every ``interval`` s in a thread; ``peak_mb`` also reads the kernel's VmHWM."""
 
@@ -252,43 +222,19 @@ def run_service(
 ) -> Iterator[Service]:
     """``uvicorn app.main:app`` on a free port in its own process group; waits for /readyz."""
     port = free_port()
-    log = open(ROOT / "bench" / ".service.log", "ab")  # closed in finally
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "app.main:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=service_env(database, sandbox, **extra),
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
+    args = ["-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    args += ["--log-level", "warning", "--no-access-log"]
+    log = ROOT / "bench" / ".service.log"
+    child = spawn("service", args, env=service_env(database, sandbox, **extra), log=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"the service exited at startup (see {log.name})")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise BenchError(f"the service did not become ready within {startup_timeout} s")
-            time.sleep(0.1)
-        yield Service(base, proc, database)
+        try:
+            child.wait_healthy(f"{base}/readyz", timeout=startup_timeout)
+        except ChildFailed as exc:
+            raise BenchError(str(exc)) from None
+        yield Service(base, child.process, database)
     finally:
-        kill_group(proc)
-        log.close()
+        child.stop()
 
 
 def connect(service: Service, sandbox: SandboxHandle, account: str, organization_id: int,

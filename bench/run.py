@@ -44,11 +44,11 @@ from bench.harness import (
     drop_db,
     machine,
     phase_seconds,
-    python_env,
     records_of,
     run_service,
     wait_for_run,
 )
+from sandbox.processes import python_env, stop_process
 from sandbox.server import SandboxHandle, run_sandbox_subprocess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -243,9 +243,7 @@ def dlt_baseline(sb: SandboxHandle, timeout: float) -> dict[str, Any]:
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            from bench.harness import kill_group
-
-            kill_group(proc)
+            stop_process(proc)
             return {"skipped": f"dlt did not finish within {timeout:.0f} s"}
         wall = time.perf_counter() - started
         lines = [line for line in out.decode().splitlines() if line.startswith("RESULT ")]
@@ -314,9 +312,7 @@ class LoadProcess:
         try:
             out, _ = self.proc.communicate(b"", timeout=timeout)
         except subprocess.TimeoutExpired:
-            from bench.harness import kill_group
-
-            kill_group(self.proc)
+            stop_process(self.proc)
             raise BenchError("the load process did not finish") from None
         lines = [line for line in out.decode().splitlines() if line.startswith("RESULT ")]
         if not lines:

@@ -4,7 +4,8 @@
   127.0.0.1 (free port) in a background **thread** and yields a ``SandboxHandle`` (with ``store``).
 - ``async_sandbox(config)``: the same as an async context manager (start/stop off the event loop).
 - ``run_sandbox_subprocess(*cli_args)``: starts ``python -m sandbox`` in a **subprocess** (its own
-  GIL, for benchmarks); the handle's ``store`` is None, use the ``/_sandbox`` control API instead.
+  GIL, for benchmarks; started through ``sandbox.processes``); the handle's ``store`` is None, use the
+  ``/_sandbox`` control API instead.
 
 Each waits until ``/_sandbox/health`` answers and shuts down within a bounded time.
 """
@@ -12,24 +13,18 @@ Each waits until ``/_sandbox/health`` answers and shuts down within a bounded ti
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import uvicorn
 
 from sandbox.app import create_sandbox_app
+from sandbox.processes import free_port, python_env, spawn
 from sandbox.store import SandboxConfig, SandboxStore
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -69,11 +64,10 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-def _wait_healthy(base_url: str, timeout: float, alive: threading.Thread | subprocess.Popen[bytes]) -> None:
+def _wait_healthy(base_url: str, timeout: float, alive: threading.Thread) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        running = alive.is_alive() if isinstance(alive, threading.Thread) else alive.poll() is None
-        if not running:
+        if not alive.is_alive():
             raise RuntimeError("sandbox server exited during startup")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base_url}/_sandbox/health", timeout=1.0).status_code == 200:
@@ -143,31 +137,12 @@ def run_sandbox_subprocess(
     *cli_args: str, startup_timeout: float = 120.0, shutdown_timeout: float = 10.0
 ) -> Iterator[SandboxHandle]:
     """Run ``python -m sandbox <cli_args>`` on a free port; yields its handle (``store`` is None)."""
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sandbox",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--quiet",
-            *cli_args,
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
+    port = free_port()
+    args = ["-m", "sandbox", "--host", "127.0.0.1", "--port", str(port), "--quiet", *cli_args]
+    child = spawn("Classy sandbox", args, env=python_env())
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, startup_timeout, proc)
+        child.wait_healthy(f"{base}/_sandbox/health", timeout=startup_timeout, poll=0.05)
         cfg = httpx.get(f"{base}/_sandbox/config", timeout=10).json()
         app = cfg["apps"][0]
         member = cfg["members"][0]
@@ -179,13 +154,7 @@ def run_sandbox_subprocess(
             None,
             member["username"],
             member["password"],
-            {"pid": proc.pid},
+            {"pid": child.pid},
         )
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(shutdown_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(shutdown_timeout)
+        child.stop(shutdown_timeout)

@@ -18,7 +18,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
@@ -33,6 +32,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from app.security.tokens import issue_token  # noqa: E402
 from app.settings import Settings  # noqa: E402
+from sandbox.processes import Child, ChildFailed, free_port, spawn  # noqa: E402
 
 POLL_SECONDS = 0.3
 ACCOUNT, USER, USER_NAME = "demo", "demo-admin", "Demo Admin"
@@ -170,14 +170,6 @@ def http(
         return status, None
 
 
-def answers(url: str) -> bool:
-    try:
-        status, _ = http("GET", url, timeout=2)
-    except (OSError, urllib.error.URLError):
-        return False
-    return status == 200
-
-
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is fine
@@ -188,76 +180,22 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # ------------------------------------------------------------------------------------------ processes
 
 
-@dataclass
-class Child:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def tail(self, lines: int = 15) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if not self.alive():
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-            self.process.wait(5)
-
-
-def spawn(name: str, args: list[str], env: dict[str, str], log: Path) -> Child:
-    """A child in its own session: Ctrl-C reaches only the demo, which then stops it in order."""
-    handle = log.open("wb")
-    try:
-        process = subprocess.Popen(
-            [sys.executable, *args],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        handle.close()
-    return Child(name, process, log)
-
-
 def wait_ready(child: Child, url: str, timeout: float, term: Term, what: str) -> float:
-    started = time.monotonic()
+    """Wait for the child to answer (sandbox.processes), with a spinner on a live terminal."""
     spinner = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏" if term.unicode else "|/-\\"
-    frame = 0
-    while not answers(url):
-        if not child.alive():
-            raise DemoError(f"the {child.name} exited while starting; its log ({child.log}):\n{child.tail()}")
-        elapsed = time.monotonic() - started
-        if elapsed > timeout:
-            raise DemoError(f"the {child.name} did not answer within {timeout:.0f} s; see {child.log}")
+    frames = iter(range(1 << 62))
+
+    def spin(elapsed: float) -> None:
         if term.live:
-            term.redraw([f"  {spinner[frame % len(spinner)]} {what} {term.dim(fmt_seconds(elapsed))}"])
-            frame += 1
-        time.sleep(0.2)
-    elapsed = time.monotonic() - started
+            term.redraw([f"  {spinner[next(frames) % len(spinner)]} {what} {term.dim(fmt_seconds(elapsed))}"])
+
+    try:
+        elapsed = child.wait_healthy(url, timeout=timeout, poll=0.2, on_wait=spin)
+    except ChildFailed as exc:
+        raise DemoError(str(exc)) from None
     line = f"  {term.tick} {what} {term.dim(fmt_seconds(elapsed))}"
     if term.live:
         term.redraw([line])
@@ -360,8 +298,8 @@ class Demo:
                 "--churn-interval",
                 str(a.churn_interval),
             ],
-            {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-            self.data_dir / "sandbox.log",
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            log=self.data_dir / "sandbox.log",
         )
         self.children.append(child)
         wait_ready(
@@ -430,8 +368,8 @@ class Demo:
                 "warning",
                 "--no-access-log",
             ],
-            self.service_env(),
-            self.data_dir / "service.log",
+            env=self.service_env(),
+            log=self.data_dir / "service.log",
         )
         self.children.append(child)
         wait_ready(child, f"{self.service_url}/readyz", 300, self.term, "starting Postgres and the service")
@@ -662,7 +600,8 @@ class Demo:
     def stop(self) -> None:
         """The service, its embedded Postgres, then the sandbox."""
         for child in reversed(self.children):
-            child.stop()
+            # Only the child itself: the service stops its embedded Postgres, then we make sure of it.
+            child.stop(20.0, group=False)
             if child.name == "service":
                 stop_postgres(self.data_dir / "postgres")
         self.children.clear()
