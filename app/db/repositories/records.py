@@ -27,19 +27,8 @@ class UpsertOutcome:
     unchanged: int = 0
 
 
-@cache
-def _upsert_sql(mapping: ResourceMapping, safe: bool) -> str:
-    """One statement: upsert the page, and queue the people it touched for the contact merge."""
-    columns = list(mapping.columns)
-    key = mapping.key_column
-    has_people = "email_lower" in mapping.columns
-    supporter_col = {"supporter": "classy_id", "donation": "classy_supporter_id"}.get(mapping.table)
-    select_exprs = ", ".join(mapping.columns[c].sql(safe=safe) for c in columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*columns, "organization_id", "raw"])
-    email = "email_lower" if has_people else "NULL::text"
-    supporter = supporter_col or "NULL::bigint"
-    old_email = "t.email_lower" if has_people else "NULL::text"
-    old_supporter = f"t.{supporter_col}" if supporter_col else "NULL::bigint"
+def _queue_people_sql(mapping: ResourceMapping) -> str:
+    """The CTE that queues, for the contact merge, the people a page touched (before and after)."""
     queued_keys = [
         "SELECT 'email', email_lower FROM changed WHERE email_lower IS NOT NULL",
         "SELECT 'email', old_email_lower FROM changed WHERE old_email_lower IS NOT NULL",
@@ -55,13 +44,27 @@ def _upsert_sql(mapping: ResourceMapping, safe: bool) -> str:
             "WHERE old_email_lower IS NOT NULL AND old_supporter_id IS NULL",
             "SELECT 'transaction', key::text FROM changed",
         ]
-    queue = ""
-    if has_people:
-        queue = f"""
+    return f"""
 , queued AS (
     INSERT INTO contact_refresh (account, kind, key)
     SELECT DISTINCT :account, kind, key FROM ({" UNION ".join(queued_keys)}) AS q(kind, key)
 )"""
+
+
+@cache
+def _upsert_sql(mapping: ResourceMapping, safe: bool) -> str:
+    """One statement: upsert the page, and queue the people it touched for the contact merge."""
+    columns = list(mapping.columns)
+    key = mapping.key_column
+    has_people = "email_lower" in mapping.columns
+    supporter_col = {"supporter": "classy_id", "donation": "classy_supporter_id"}.get(mapping.table)
+    select_exprs = ", ".join(mapping.columns[c].sql(safe=safe) for c in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in [*columns, "organization_id", "raw"])
+    email = "email_lower" if has_people else "NULL::text"
+    supporter = supporter_col or "NULL::bigint"
+    old_email = "t.email_lower" if has_people else "NULL::text"
+    old_supporter = f"t.{supporter_col}" if supporter_col else "NULL::bigint"
+    queue = _queue_people_sql(mapping) if has_people else ""
     return f"""
 WITH src AS (
     SELECT DISTINCT ON (k) k, r FROM (
