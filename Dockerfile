@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 APP_ENV=production \
-    UV_PROJECT_ENVIRONMENT=/srv/classy-sync/.venv PATH=/srv/classy-sync/.venv/bin:$PATH
+    UV_PROJECT_ENVIRONMENT=/srv/classy-sync/.venv UV_PYTHON_DOWNLOADS=never PATH=/srv/classy-sync/.venv/bin:$PATH
 WORKDIR /srv/classy-sync
 
 RUN useradd --create-home --uid 10001 classy

@@ -3,7 +3,8 @@
 Integrators generate clients from `/openapi.json`; FastAPI's default operation ids
 (`list_apps_api_v1_apps_get`) become their method names. `operation_id` builds `<tag>_<route name>`
 instead, with the tag's noun dropped from the route name (`list_donations` under `donations` →
-`donations_list`), so a route added later gets a readable id without anyone thinking of it.
+`donations_list`), so a route added later gets a readable id without anyone thinking of it. Give each
+route one tag from `TAGS` (the resource it serves); `tests/unit/test_openapi_docs.py` checks both.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ TAGS: list[dict[str, Any]] = [
         "description": "Every Classy transaction, whatever its status, with its campaign and contact.",
     },
     {
+        "name": "changes",
+        "description": "The change feed: every synced record that changed, in commit order, from a cursor.",
+    },
+    {
         "name": "oauth",
         "description": "Where Classy's login sends the browser back in the authorization_code flow "
         "(no bearer token; it always redirects to FRONTEND_URL).",
@@ -40,6 +45,10 @@ TAGS: list[dict[str, Any]] = [
     {
         "name": "operations",
         "description": "Liveness, readiness and Prometheus metrics, for orchestrators (no bearer token).",
+    },
+    {
+        "name": "webhooks",
+        "description": "Where Classy delivers webhook events (signed; no bearer token).",
     },
 ]
 
