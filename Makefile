@@ -16,6 +16,7 @@ lint:
 	.venv/bin/ruff check app sandbox tests bench migrations scripts
 	.venv/bin/ruff format --check app sandbox tests bench migrations scripts
 	.venv/bin/lint-imports
+	.venv/bin/uv lock --check --quiet  # uv.lock matches pyproject.toml (else: .venv/bin/uv lock)
 
 typecheck:
 	.venv/bin/mypy app sandbox
