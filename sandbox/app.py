@@ -38,6 +38,8 @@ from starlette.types import Receive, Scope, Send
 from sandbox.auth import OAuthError
 from sandbox.control import router as control_router
 from sandbox.gate import gate
+from sandbox.hostile import router as hostile_router
+from sandbox.objects import install_objects
 from sandbox.query import QueryError, parse_fields, parse_filter, parse_sort, parse_with
 from sandbox.render import envelope, record_bytes
 from sandbox.schema import ENTITY, ORGANIZATION_FIELDS, RESOURCES
@@ -86,9 +88,11 @@ def create_sandbox_app(store: SandboxStore) -> FastAPI:
     app.sandbox_store = store
     app.state.store = store
     app.include_router(control_router)
+    app.include_router(hostile_router)
     _install_errors(app)
     _install_oauth(app, store)
     _install_data(app, store)
+    install_objects(app, store, _gatekeep, ApiError)
     return app
 
 
@@ -270,20 +274,26 @@ def _install_data(app: FastAPI, store: SandboxStore) -> None:
             ignored = store.quirks.get(resource)
             conds = [] if ignored == "filter_and_sort" else conds
             sort = [] if ignored in ("filter_and_sort", "sort") else sort
+            page, shown_page = store.hostile.page(page)
             coll = store.collection(oid, resource)
             assert coll is not None
             total, recs = coll.select(conds, sort, page, per_page)
             data = [
-                record_bytes(
-                    coll,
-                    r,
-                    items="items" in embeds,
-                    fields=fields,
-                    embeds=_embeds(store, oid, coll, r, embeds),
+                store.hostile.render(
+                    oid,
+                    resource,
+                    r.id,
+                    record_bytes(
+                        coll,
+                        r,
+                        items="items" in embeds,
+                        fields=fields,
+                        embeds=_embeds(store, oid, coll, r, embeds),
+                    ),
                 )
                 for r in recs
             ]
-        return _page_response(request, page, per_page, total, data)
+        return _page_response(request, shown_page, per_page, total, data)
 
 
 def _embeds(

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.hostile import answer as hostile_answer
 from sandbox.store import SandboxStore
 from sandbox.traffic import FaultRule, RateState
 
@@ -43,6 +44,11 @@ async def gate(app: ASGIApp, store: SandboxStore, scope: Scope, receive: Receive
     status = {"code": 0}
     with store.lock:
         latency, rule = store.faults.pick(scope["path"])
+        switch = store.hostile.take() if scope["path"].startswith("/2.0/") else None
+    if switch is not None:
+        ctx["fault"] = f"hostile:{switch.kind}"
+        _log(store, scope, ctx, await hostile_answer(switch, send), started)
+        return
     if latency:
         await asyncio.sleep(latency)
     if rule is not None:

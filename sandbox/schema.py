@@ -245,6 +245,7 @@ CAMPAIGN: Final[dict[str, Kind]] = {
     "country": "str",
     "contact_email": "str",
     "canonical_url": "str",
+    "is_billing_address_required": "bool",
     "created_at": "ts",
     "updated_at": "ts",
 }

@@ -15,6 +15,7 @@ from typing import Any
 from sandbox.auth import AppReg, AuthState, Member
 from sandbox.collection import Collection, Rec
 from sandbox.generate import Ids, OrgGenerator, Row, Sizes, generate_org, sup_ref
+from sandbox.hostile import Hostile
 from sandbox.schema import RESOURCES, TRANSACTION_ITEM
 from sandbox.timefmt import TimestampError, format_ts, now_epoch, parse_filter_ts
 from sandbox.traffic import Faults, RateLimiter, RequestLog
@@ -94,6 +95,7 @@ class SandboxStore:
             self.faults = Faults(cfg.seed)
             self.log = RequestLog()
             self.quirks: dict[str, str] = {}  # resource -> one of QUIRKS
+            self.hostile = Hostile()
 
     # -- reading ---------------------------------------------------------------------------
     def collection(self, org_id: int, resource: str) -> Collection | None:
@@ -179,23 +181,28 @@ class SandboxStore:
         """Insert a realistic new record (new id, created_at = updated_at = now), then apply ``fields``."""
         with self.lock:
             coll = self._coll(org_id, resource)
-            row, items = self._generate(org_id, resource, now_epoch(), fields.get("supporter_id"))
+            row, items = self._generate(org_id, resource, now_epoch(), fields)
             given = {k: v for k, v in fields.items() if k != "items"}
             self._apply(coll, row, given)
             coll.put(row, fields.get("items", items))
             return self.get(org_id, resource, row["id"]) or row
 
     def _generate(
-        self, org_id: int, resource: str, now: int, supporter_id: Any = None
+        self, org_id: int, resource: str, now: int, fields: dict[str, Any]
     ) -> tuple[Row, list[Row] | None]:
+        """A realistic record; a given ``campaign_id`` picks its campaign, and an explicit
+        ``"supporter_id": null`` makes a person of its own (a free registrant, a guest purchaser)."""
         gen = self.generators[org_id]
-        camp = self._random_row(org_id, "campaigns")
+        supporter_id = fields.get("supporter_id")
+        given_campaign = fields.get("campaign_id")
+        camp = self.get(org_id, "campaigns", given_campaign) if isinstance(given_campaign, int) else None
+        camp = camp or self._random_row(org_id, "campaigns")
         if resource == "campaigns":
             return gen.campaign(now, now), None
         if resource == "supporters":
             return gen.supporter(now, now, camp["id"] if camp else None), None
         row = self.get(org_id, "supporters", supporter_id) if isinstance(supporter_id, int) else None
-        if row is None and self.rng.random() < 0.8:
+        if row is None and "supporter_id" not in fields and self.rng.random() < 0.8:
             row = self._random_row(org_id, "supporters")
         sup = sup_ref(row) if row is not None else None
         if camp is None:
@@ -214,7 +221,7 @@ class SandboxStore:
             supporter=sup,
             transaction=None,
             items=None,
-            minimal=sup is None,
+            minimal=sup is None and not camp.get("is_billing_address_required"),
         ), None
 
     def _random_row(self, org_id: int, resource: str) -> Row | None:

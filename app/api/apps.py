@@ -136,7 +136,7 @@ async def list_classy_sync_runs(
 ) -> SyncRunPage:
     """Sync runs, newest first."""
     page = await history.sync_runs(session, account=principal.account, cursor=cursor, limit=limit)
-    return SyncRunPage.build(page.items, page.next_cursor)
+    return SyncRunPage.build(page.items, page.next_cursor, await history.rejected_for(session, page.items))
 
 
 @router.get("/classy/events", response_model=EventPage, responses=PAGE_ERRORS)

@@ -185,6 +185,14 @@ class CredentialsIn(BaseModel):
         return value
 
 
+class RejectedRead(BaseModel):
+    """A record the run set aside (API.md section 4): which list, Classy's id if it had one, why."""
+
+    stream: str
+    classy_id: int | None
+    reason: str
+
+
 class SyncRunRead(BaseModel):
     """One sync run with its per-stream counts."""
 
@@ -198,6 +206,8 @@ class SyncRunRead(BaseModel):
     finished_at: datetime | None
     streams: dict[str, Any]
     error: str | None
+    # The records it set aside, the first 100 (their count per stream is in `streams`).
+    rejected: list[RejectedRead] = []
 
 
 class SyncRunPage(BaseModel):
@@ -205,8 +215,16 @@ class SyncRunPage(BaseModel):
     next_cursor: str | None
 
     @classmethod
-    def build(cls, items: list[SyncRun] | Any, next_cursor: str | None) -> SyncRunPage:
-        return cls(items=[SyncRunRead.model_validate(i) for i in items], next_cursor=next_cursor)
+    def build(
+        cls,
+        items: list[SyncRun] | Any,
+        next_cursor: str | None,
+        rejected: dict[int, list[dict[str, Any]]] | None = None,
+    ) -> SyncRunPage:
+        runs = [SyncRunRead.model_validate(i) for i in items]
+        for run in runs:
+            run.rejected = [RejectedRead(**r) for r in (rejected or {}).get(run.id, [])]
+        return cls(items=runs, next_cursor=next_cursor)
 
 
 class EventRead(BaseModel):

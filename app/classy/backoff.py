@@ -7,6 +7,7 @@ seconds, ``X-RateLimit-Reset`` as a Unix time, or ``retry_after`` in a 429 body)
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Mapping
@@ -36,7 +37,8 @@ def _number(text: str | None) -> float | None:
         value = float(text.strip())
     except ValueError:
         return None
-    return value if value == value else None  # NaN guard
+    # "inf", "NaN" or "1e400" is no hint at all: the retry falls back to its own backoff.
+    return value if math.isfinite(value) else None
 
 
 def retry_after_seconds(

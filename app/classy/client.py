@@ -30,6 +30,13 @@ from .errors import (
     ClassyServerError,
     ClassyUnreachableError,
 )
+from .hostile import (
+    MAX_RESPONSE_BYTES,
+    ignores_page_error,
+    non_finite_error,
+    non_finite_number,
+    read_capped,
+)
 from .models import Organization
 from .pages import Page, parse_page
 from .query import build_params, encode_query
@@ -70,8 +77,10 @@ class ClassyClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         sleep: Sleep | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.client_id = client_id
+        self._max_response_bytes = max_response_bytes
         self._api_url = api_url.rstrip("/")
         self._limiter = limiter if limiter is not None else limiter_for(client_id)
         self._max_retries = max_retries
@@ -182,11 +191,22 @@ class ClassyClient:
         params = build_params(page=page, per_page=per_page, filter=filter, sort=sort, with_=with_)
         body = await self._get_json(path, params)
         try:
-            return parse_page(body, requested_page=page, requested_per_page=per_page)
+            result = parse_page(body, requested_page=page, requested_per_page=per_page)
         except ValueError:
             raise ClassyServerError(
                 f"Classy answered {path} with something that is not a list page."
             ) from None
+        if result.current_page != page:
+            raise ignores_page_error(path, page, result.current_page)
+        return result
+
+    async def get_object(self, path: str, *, with_: QueryPart = None) -> dict[str, Any]:
+        """GET one record such as ``/supporters/5827``; a 404 raises ``ClassyNotFoundError``."""
+        joined = ",".join([with_] if isinstance(with_, str) else with_) if with_ else None
+        body = await self._get_json(path, [("with", joined)] if joined else [])
+        if not isinstance(body, dict):
+            raise ClassyServerError(f"Classy answered {path} with something that is not a record.")
+        return body
 
     async def iter_pages(
         self,
@@ -228,7 +248,9 @@ class ClassyClient:
             hint: float | None = None
             try:
                 auth = {"Authorization": f"Bearer {token.access_token}"}
-                response = await self._http.get(url, headers=auth)
+                # Streamed, so that an answer larger than any page is refused instead of held in memory.
+                async with self._http.stream("GET", url, headers=auth) as response:
+                    content = await read_capped(response, path, self._max_response_bytes)
             except _TRANSIENT_TRANSPORT as exc:
                 error: ClassyError = self._unreachable(exc)
             else:
@@ -238,9 +260,11 @@ class ClassyClient:
                     renewals += 1
                     await self._tokens.token_rejected(token)
                     continue
-                body = _decode(response.content)
+                body = _decode(content)
                 if response.is_success and body is not _NOT_JSON:
                     return body
+                if response.is_success and non_finite_number(content):
+                    raise non_finite_error(path)  # not retried: the same request brings the same
                 error, hint = _retryable_failure(path, response.status_code, response.headers, body)
             attempt += 1
             if attempt > self._max_retries:

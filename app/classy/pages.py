@@ -60,6 +60,6 @@ def _int(value: object, default: int) -> int:
     if isinstance(value, float | str):
         try:
             return int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # NaN, or inf / 1e400 given as a string
             return default
     return default

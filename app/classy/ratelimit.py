@@ -167,7 +167,7 @@ def _int(text: str | None) -> int | None:
         return None
     try:
         return int(float(text.strip()))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or "inf"/"1e400": no information
         return None
 
 

@@ -6,12 +6,13 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import AuditEvent, SyncRun
 from app.db.repositories import integrations as repo
+from app.db.repositories import rejected as rejected_repo
 from app.errors import UnprocessableError
 from app.services.transitions import APP_SLUG
 
@@ -61,6 +62,11 @@ async def sync_runs(session: AsyncSession, *, account: str, cursor: str | None, 
         session, integration_id=integration.id, before_id=before, limit=limit + 1
     )
     return _page(rows, limit)
+
+
+async def rejected_for(session: AsyncSession, runs: Sequence[SyncRun]) -> dict[int, list[dict[str, Any]]]:
+    """The records each of these runs set aside (the first 100 of each)."""
+    return await rejected_repo.listed_for_runs(session, [run.id for run in runs])
 
 
 async def events(session: AsyncSession, *, account: str, cursor: str | None, limit: int) -> Page[AuditEvent]:

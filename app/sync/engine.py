@@ -35,8 +35,11 @@ from app.db.repositories.sync_state import INCREMENTAL, Checkpoint
 from app.metrics import SYNC_PAGES, SYNC_PHASE_SECONDS, SYNC_RECORDS
 from app.sync import fallback
 from app.sync.context import SyncContext
+from app.sync.donor_links import link_donors
 from app.sync.isolation import StreamsFailed, run_isolated, stream_error
+from app.sync.page_guard import PageGuard
 from app.sync.prefetch import prefetch
+from app.sync.rejects import Rejects
 from app.sync.streams import STREAMS, Stream
 from app.sync.window import SORT, Batch, UnorderedPageError, WindowReader, read_null_block
 
@@ -76,6 +79,7 @@ class StreamCounts:
     # How the list was read (`incremental`, `by_id`, `whole`) and, if it failed, why.
     read: str | None = None
     error: str | None = None
+    rejected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         counts: dict[str, Any] = {
@@ -83,6 +87,7 @@ class StreamCounts:
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "rejected": self.rejected,
         }
         if self.read is not None:
             counts["read"] = self.read
@@ -123,7 +128,10 @@ class IntegrationSync:
         # Windows end with the second the run starts in (Classy stamps whole seconds): changes made
         # before the run started are all inside; later ones are the next run's (its lookback re-reads
         # this second too).
-        self.window_end = utc_now().replace(microsecond=0) + timedelta(seconds=1)
+        self.started_at = utc_now()
+        self.window_end = self.started_at.replace(microsecond=0) + timedelta(seconds=1)
+        self.rejects = Rejects(ctx, integration_id=self.integration_id, run_id=run_id, count=self._rejected)
+        self.page_guard = PageGuard()
 
     async def run(self) -> None:
         """Read every stream, concurrently (their Classy requests overlap; the limiter is shared).
@@ -137,10 +145,27 @@ class IntegrationSync:
         failures = await run_isolated(jobs, fatal=STOPS_EVERY_STREAM)
         for name, exc in failures.items():
             self.counts[name].error = stream_error(name, exc)
+        if not failures:  # every list read: what earlier runs set aside, then donors no window brought
+            await self.rejects.retry(self.client, self._commit_records)
         await self._merge_contacts()  # anything still queued, e.g. by a run that crashed
         if failures:
             errors = {name: self.counts[name].error or "" for name in failures}
             raise StreamsFailed(errors, others_synced=len(failures) < len(STREAMS))
+        await link_donors(
+            self.ctx,
+            self.client,
+            account=self.account,
+            since=self.started_at,
+            commit=self._commit_records,
+            rejects=self.rejects,
+        )
+        await self._merge_contacts()
+
+    async def _commit_records(self, stream: Stream, records: list[dict[str, Any]]) -> None:
+        await self._commit(stream, records, None)
+
+    def _rejected(self, stream: Stream, count: int) -> None:
+        self.counts[stream.name].rejected += count
 
     async def _sync_stream(self, stream: Stream) -> None:
         """Finish a read left in progress, then read the list once more up to this run's start.
@@ -219,7 +244,7 @@ class IntegrationSync:
     def _query_fetcher(self, stream: Stream) -> fallback.FetchQuery:
         path = stream.path(self.organization_id)
 
-        async def fetch(page: int, flt: str | None, sort: str | None) -> Page:
+        async def fetch_raw(page: int, flt: str | None, sort: str | None) -> Page:
             started = time.perf_counter()
             result = await self._unless_stopped(
                 self.client.get_page(
@@ -228,16 +253,29 @@ class IntegrationSync:
             )
             SYNC_PHASE_SECONDS.labels(stream.name, "fetch").inc(time.perf_counter() - started)
             SYNC_PAGES.labels(stream.name).inc()
+            self.page_guard.check(path, f"{flt or ''}|{sort or ''}", page, result)
             return result
+
+        async def fetch(page: int, flt: str | None, sort: str | None) -> Page:
+            return await self.rejects.screen(
+                stream, await fetch_raw(page, flt, sort), lambda n: fetch_raw(n, flt, sort)
+            )
 
         return fetch
 
     async def _read_nulls(self, stream: Stream, floor: datetime | None) -> None:
         path = stream.path(self.organization_id)
 
-        async def fetch(page: int, per_page: int, sort: str = SORT) -> Page:
-            return await self._unless_stopped(
+        async def fetch_raw(page: int, per_page: int, sort: str = SORT) -> Page:
+            result = await self._unless_stopped(
                 self.client.get_page(path, page=page, per_page=per_page, sort=sort, with_=stream.with_)
+            )
+            self.page_guard.check(path, f"{sort}/{per_page}", page, result)
+            return result
+
+        async def fetch(page: int, per_page: int, sort: str = SORT) -> Page:
+            return await self.rejects.screen(
+                stream, await fetch_raw(page, per_page, sort), lambda n: fetch_raw(n, per_page, sort)
             )
 
         async for records in read_null_block(fetch, per_page=PER_PAGE):

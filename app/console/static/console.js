@@ -471,6 +471,32 @@
       return parts;
     }
 
+    /** Records the run set aside (stream, Classy id, reason): folded, they wait for a later run. */
+    function rejectedList(run) {
+      const rejected = run.rejected || [];
+      if (!rejected.length) return null;
+      const total = Object.values(run.streams || {}).reduce((sum, c) => sum + ((c && c.rejected) || 0), 0);
+      const count = Math.max(total, rejected.length);
+      return el(
+        "details",
+        { class: "run-rejected" },
+        el("summary", {}, `${fmtNum(count)} record${count === 1 ? "" : "s"} set aside`),
+        el(
+          "ul",
+          {},
+          ...rejected.map((r) =>
+            el(
+              "li",
+              {},
+              `${STREAM_LABELS[r.stream] || humanize(r.stream)} `,
+              el("code", {}, r.classy_id === null ? "(no id)" : `#${r.classy_id}`),
+              `: ${r.reason}`,
+            ),
+          ),
+        ),
+      );
+    }
+
     function totalFetched(streams) {
       return Object.values(streams || {}).reduce((sum, c) => sum + ((c && c.fetched) || 0), 0);
     }
@@ -496,6 +522,7 @@
                 {},
                 ...streamSummary(run.streams),
                 run.error ? el("span", { class: "run-error" }, run.error) : null,
+                rejectedList(run),
               ),
             ),
           ),

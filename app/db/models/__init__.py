@@ -4,6 +4,8 @@ from app.db.models.audit import AuditEvent
 from app.db.models.classy_records import Campaign, Donation, RecurringPlan, Registration, Supporter
 from app.db.models.contact import Contact, ContactRefresh
 from app.db.models.integration import Credential, Integration, IntegrationStatus, OAuthState
+from app.db.models.missing import MissingSupporter
+from app.db.models.rejected import RejectedRecord
 from app.db.models.sync import SyncCursor, SyncRun
 
 __all__ = [
@@ -15,9 +17,11 @@ __all__ = [
     "Donation",
     "Integration",
     "IntegrationStatus",
+    "MissingSupporter",
     "OAuthState",
     "RecurringPlan",
     "Registration",
+    "RejectedRecord",
     "Supporter",
     "SyncCursor",
     "SyncRun",

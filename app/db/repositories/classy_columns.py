@@ -54,7 +54,9 @@ def bigint(field: str) -> Column:
 
 def money(field: str) -> Column:
     value = _path(field)
-    return Column(f"round(nullif(btrim({value}), '')::numeric, 2)", f"classy_try_money({value})")
+    # NUMERIC(18,2) would store "NaN" as NaN: no amount is better than one no sum survives.
+    fast = f"nullif(round(nullif(btrim({value}), '')::numeric, 2), 'NaN')"
+    return Column(fast, f"classy_try_money({value})")
 
 
 def timestamp(field: str) -> Column:

@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import orjson
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.classy_columns import ResourceMapping
+from app.db.repositories.donor_links import purchaser_stands_for_donor
+from app.db.repositories.nul import encode_json
 
 
 @dataclass
@@ -115,7 +116,7 @@ async def upsert_page(
     if not records:
         return UpsertOutcome()
     params = {
-        "records": orjson.dumps(records).decode(),
+        "records": encode_json(records),  # NUL characters removed: Postgres stores no \u0000
         "account": account,
         "organization_id": organization_id,
     }
@@ -139,16 +140,13 @@ _PERSON_FIELDS = (
     "country",
     "email_opt_in",
 )
-# Registrants bring only name, email and postal code (API.md, "Synced data").
-_REGISTRANT_FIELDS = frozenset({"first_name", "last_name", "email", "postal_code"})
 
 
 def _source_select(table: str, prio: int, updated: str, created: str, supporter: str, where: str) -> str:
+    # A registrant brings what Classy holds for them (API.md, Contacts): name, email and postal code by
+    # default, address and phone too where the event requires them. Registrations carry no opt-in.
     fields = ", ".join(
-        f
-        if table != "registration" or f in _REGISTRANT_FIELDS
-        else f"NULL::{'boolean' if f == 'email_opt_in' else 'text'}"
-        for f in _PERSON_FIELDS
+        "NULL::boolean" if table == "registration" and f == "email_opt_in" else f for f in _PERSON_FIELDS
     )
     return (
         f"SELECT email_lower, {prio} AS prio, {updated} AS upd, {created} AS crt, "
@@ -193,7 +191,7 @@ _SOURCES = " UNION ALL ".join(
             "coalesce(updated_at, created_at)",
             "created_at",
             "NULL::bigint",
-            f"{_BY_EMAIL} AND classy_supporter_id IS NULL",
+            f"{_BY_EMAIL} AND {purchaser_stands_for_donor('donation')}",
         ),
     ]
 )
@@ -252,7 +250,7 @@ WHERE c.account = :account AND (
                      WHERE r.account = c.account AND r.email_lower = c.email_lower)
      AND NOT EXISTS (SELECT 1 FROM donation d
                      WHERE d.account = c.account AND d.email_lower = c.email_lower
-                     AND d.classy_supporter_id IS NULL))
+                     AND {purchaser_stands_for_donor("d")}))
     OR
     (c.email_lower IS NULL AND c.classy_supporter_id = ANY({_QUEUED_SUPPORTERS})
      AND NOT EXISTS (SELECT 1 FROM supporter s WHERE s.account = c.account

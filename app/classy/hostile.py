@@ -1,0 +1,101 @@
+"""Answers no honest Classy sends, turned into sentences instead of loops, crashes or unbounded memory.
+
+* A body larger than ``MAX_RESPONSE_BYTES`` (a page of 100 transactions with items is about 0.3 MB):
+  the body is streamed and reading stops at the cap, whatever ``Content-Length`` claims.
+* Numbers JSON cannot hold as a float (``NaN``, ``Infinity``, ``1e400``): a money amount would be
+  wrong whichever way it is rounded, so the answer is refused rather than stored.
+* A list that ignores ``page`` (answers page 1 to every page): reading on would loop, or skip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import httpx
+
+from .errors import ClassyServerError
+
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+class ClassyResponseTooLargeError(ClassyServerError):
+    """Classy's answer exceeded the cap; not retried (the same request would bring the same)."""
+
+
+class ClassyNonFiniteNumberError(ClassyServerError):
+    """Classy's answer held NaN, Infinity or a number beyond any float; not retried."""
+
+
+class ClassyIgnoresPageError(ClassyServerError):
+    """Classy answered another page than the one asked for; not retried."""
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MB"
+
+
+async def read_capped(response: httpx.Response, path: str, cap: int) -> bytes:
+    """The body of a streamed response, refusing (before or while reading) more than ``cap`` bytes."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(path, cap)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise _too_large(path, cap)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(path: str, cap: int) -> ClassyResponseTooLargeError:
+    return ClassyResponseTooLargeError(
+        f"Classy answered {path} with more than {_megabytes(cap)}, far more than any page should be; "
+        "the sync stopped rather than read it. It will try again later."
+    )
+
+
+class _NonFinite(ValueError):
+    pass
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _NonFinite(text)
+    return value
+
+
+def _refuse_constant(text: str) -> float:
+    raise _NonFinite(text)
+
+
+def non_finite_number(content: bytes) -> bool:
+    """True when ``content`` is JSON but for numbers no float can hold (NaN, Infinity, 1e400).
+
+    Only called for a body the fast decoder refused, so its cost does not matter.
+    """
+    try:
+        json.loads(content, parse_float=_finite, parse_constant=_refuse_constant)
+    except _NonFinite:
+        return True
+    except ValueError:
+        return False
+    return False
+
+
+def non_finite_error(path: str) -> ClassyNonFiniteNumberError:
+    return ClassyNonFiniteNumberError(
+        f"Classy answered {path} with a number that is not finite (NaN, Infinity, or too large for any "
+        "amount, such as 1e400); the sync stopped rather than store a wrong amount. "
+        "It will try again later."
+    )
+
+
+def ignores_page_error(path: str, asked: int, answered: int) -> ClassyIgnoresPageError:
+    return ClassyIgnoresPageError(
+        f"Classy answered page {asked} of {path} with page {answered}: it ignores the page parameter, so "
+        "the list cannot be read completely. The sync stopped rather than loop; it will try again later."
+    )

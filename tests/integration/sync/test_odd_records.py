@@ -1,0 +1,119 @@
+"""Odd records never stall a sync (API.md section 4): NULs removed, unplaceable records set aside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.db.models import Contact, Donation, Registration, Supporter
+from app.sync.rejects import BAD_UPDATED_AT, NO_ID
+from sandbox.server import SandboxHandle
+from tests.integration.sync.helpers import ADMIN, connect, service, sync_settings, wait_for_run
+
+
+def _ids(store: Any, org: int, resource: str) -> set[int]:
+    return {row["id"] for row in store.dump(org, resource)}
+
+
+async def _sync_now(client: httpx.AsyncClient, after: dict[str, Any]) -> dict[str, Any]:
+    assert (await client.post("/api/v1/apps/classy/sync", headers=ADMIN)).status_code == 202
+    run = await wait_for_run(client, after_id=after["id"])
+    assert run["status"] == "succeeded", (run["error"], run)
+    return run
+
+
+async def test_nul_characters_and_unplaceable_records_during_an_initial_import(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    org = sandbox.organization_ids[0]
+    store = sandbox.store
+    assert store is not None
+    control = httpx.Client(base_url=sandbox.control_url)
+    supporters = sorted(_ids(store, org, "supporters"))
+    transactions = sorted(_ids(store, org, "transactions"))
+    registrations = sorted(_ids(store, org, "registrations"))
+    nul_supporter, idless_supporter = supporters[10], supporters[20]
+    nul_transaction, odd_transaction = transactions[30], transactions[40]
+    nul_registration = registrations[5]
+    store.update(org, "supporters", nul_supporter, {"first_name": "Ann\x00a", "city": "Gettys\x00burg"})
+    store.update(org, "registrations", nul_registration, {"first_name": "Kev\x00in"})
+    store.update(org, "transactions", nul_transaction, {"comment": "Thank\x00 you", "metadata": "\x00"})
+    control.post(
+        f"/organizations/{org}/supporters/{idless_supporter}/render", json={"unset": ["id"]}
+    ).raise_for_status()
+    control.post(
+        f"/organizations/{org}/transactions/{odd_transaction}/render",
+        json={"set": {"updated_at": "not a time"}},
+    ).raise_for_status()
+
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded", (first["error"], first)
+        assert first["streams"]["supporters"]["rejected"] == 1
+        assert first["streams"]["transactions"]["rejected"] == 1
+        assert first["streams"]["registrations"]["rejected"] == 0
+        listed = sorted(first["rejected"], key=lambda r: r["stream"])
+        assert listed == [
+            {"stream": "supporters", "classy_id": None, "reason": NO_ID},
+            {"stream": "transactions", "classy_id": odd_transaction, "reason": BAD_UPDATED_AT},
+        ]
+
+        # Every other record is there; the NULs are gone from columns and from the stored payload.
+        ours = set((await session.execute(select(Supporter.classy_id))).scalars())
+        assert ours == set(supporters) - {idless_supporter}
+        ours = set((await session.execute(select(Donation.classy_transaction_id))).scalars())
+        assert ours == set(transactions) - {odd_transaction}
+        ours = set((await session.execute(select(Registration.classy_id))).scalars())
+        assert ours == set(registrations)
+        supporter = (
+            await session.execute(select(Supporter).where(Supporter.classy_id == nul_supporter))
+        ).scalar_one()
+        assert (supporter.first_name, supporter.city) == ("Anna", "Gettysburg")
+        assert supporter.raw["first_name"] == "Anna" and supporter.raw["last_name"]
+        contact = (
+            await session.execute(select(Contact).where(Contact.email_lower == supporter.email_lower))
+        ).scalar_one()
+        assert contact.first_name == "Anna"
+        registration = (
+            await session.execute(select(Registration).where(Registration.classy_id == nul_registration))
+        ).scalar_one()
+        assert registration.first_name == "Kevin" and registration.raw["first_name"] == "Kevin"
+        donation = (
+            await session.execute(select(Donation).where(Donation.classy_transaction_id == nul_transaction))
+        ).scalar_one()
+        assert donation.raw["comment"] == "Thank you" and donation.raw["metadata"] == ""
+        assert donation.amount is not None and donation.contact_id is not None
+        # The record set aside is kept (without NULs) to be retried.
+        stored = (
+            await session.execute(text("SELECT raw FROM rejected_record WHERE stream = 'supporters'"))
+        ).scalar_one()
+        assert "id" not in stored and stored["email_address"]
+
+        # The next change still arrives; the transaction set aside is asked for again by id (still odd).
+        store.update(org, "supporters", supporters[-1], {"city": "Later"})
+        second = await _sync_now(client, first)
+        session.expire_all()
+        later = (
+            await session.execute(select(Supporter).where(Supporter.classy_id == supporters[-1]))
+        ).scalar_one()
+        assert later.city == "Later"
+        assert second["rejected"] == [
+            {"stream": "transactions", "classy_id": odd_transaction, "reason": BAD_UPDATED_AT}
+        ]
+        # Classy fixes it: the next run stores it and closes it.
+        control.delete(f"/organizations/{org}/transactions/{odd_transaction}/render").raise_for_status()
+        third = await _sync_now(client, second)
+        assert third["rejected"] == []
+        session.expire_all()
+        fixed = await session.scalar(
+            select(Donation.id).where(Donation.classy_transaction_id == odd_transaction)
+        )
+        assert fixed is not None
+        still_open = (
+            await session.execute(text("SELECT stream FROM rejected_record WHERE resolved_at IS NULL"))
+        ).scalars()
+        assert list(still_open) == ["supporters"]  # without an id it cannot be asked for
