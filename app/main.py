@@ -17,7 +17,8 @@ from app.api.openapi import TAGS, operation_id, service_version
 from app.api.router import api_router
 from app.db.embedded import release_embedded
 from app.db.migrate import upgrade_to_head
-from app.db.session import create_engine, create_sessionmaker
+from app.db.pools import create_engines
+from app.db.session import create_sessionmaker
 from app.db.url import resolve_database_url
 from app.logging import configure_logging
 from app.metrics import HTTP_REQUESTS
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         url = await asyncio.to_thread(resolve_database_url, config)
         if migrate:
             await asyncio.to_thread(upgrade_to_head, url)
-        engine = create_engine(url)
+        engine, sync_engine = create_engines(url, config)
         sessionmaker = create_sessionmaker(engine)
         encryptor = Encryptor(config.encryption_key_ring())
         runtime = Runtime(
@@ -47,8 +48,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             engine=engine,
             sessionmaker=sessionmaker,
             encryptor=encryptor,
-            scheduler=build_scheduler(config, sessionmaker, encryptor),
+            scheduler=build_scheduler(config, create_sessionmaker(sync_engine), encryptor),
             jwt_secret=config.jwt_secret_value(),
+            sync_engine=sync_engine,
         )
         app.state.runtime = runtime
         await runtime.scheduler.start()
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         finally:
             await runtime.scheduler.stop()
             await engine.dispose()
+            await sync_engine.dispose()
             if not config.database_url:
                 await asyncio.to_thread(release_embedded, config.data_dir)
             logger.info("classy-sync stopped")

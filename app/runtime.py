@@ -13,7 +13,7 @@ from app.sync.scheduler import SyncScheduler
 
 @dataclass
 class Runtime:
-    """Settings, database handles, the encryptor and the scheduler of this process."""
+    """Settings, database handles (`engine` serves the API), the encryptor and the scheduler."""
 
     settings: Settings
     engine: AsyncEngine
@@ -21,3 +21,5 @@ class Runtime:
     encryptor: Encryptor
     scheduler: SyncScheduler
     jwt_secret: str = field(repr=False, default="")
+    # Sync work has a pool of its own, so an import cannot take every connection from the API.
+    sync_engine: AsyncEngine | None = None

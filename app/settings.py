@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     sync_concurrency: int = Field(default=4, ge=1, alias="SYNC_CONCURRENCY")
     sync_lease_seconds: int = Field(default=30, ge=2, alias="SYNC_LEASE_SECONDS")
     sync_lookback_seconds: int = Field(default=300, ge=0, alias="SYNC_LOOKBACK_SECONDS")
+    api_statement_timeout_seconds: float = Field(default=5.0, gt=0, alias="API_STATEMENT_TIMEOUT_SECONDS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
     @field_validator("public_url", "classy_api_url", "classy_token_url", "classy_authorize_url")

@@ -13,14 +13,31 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An engine that survives a restarted database (pre-ping) and keeps timestamps in UTC."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    statement_timeout: float | None = None,
+    connect_timeout: float = 10.0,
+    pool_timeout: float = 30.0,
+    name: str = "classy-sync",
+) -> AsyncEngine:
+    """An engine that survives a restarted database (pre-ping) and keeps timestamps in UTC.
+
+    `statement_timeout` bounds every statement on the server (the API's pool: a request never waits
+    long on a slow database); `connect_timeout` and `pool_timeout` bound waiting for a connection, so a
+    database that is away makes callers fail fast instead of hanging.
+    """
+    server_settings = {"timezone": "UTC", "application_name": name}
+    if statement_timeout is not None:
+        server_settings["statement_timeout"] = str(max(1, int(statement_timeout * 1000)))
     return create_async_engine(
         normalize_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"timezone": "UTC", "application_name": "classy-sync"}},
+        pool_timeout=pool_timeout,
+        connect_args={"server_settings": server_settings, "timeout": connect_timeout},
     )
 
 

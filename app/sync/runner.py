@@ -8,7 +8,6 @@ out. A heartbeat keeps the lease while a run waits on Classy (rate limits, retri
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import timedelta
@@ -19,15 +18,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.classy import ClassyAuthError, ClassyError, ClassyOrganizationAccessError
 from app.db.base import utc_now
 from app.db.models import Integration
+from app.db.outage import is_database_outage
 from app.db.repositories import sync_state
 from app.metrics import SYNC_RETRIES, SYNC_RUN_SECONDS, SYNC_RUNNING, SYNC_RUNS
 from app.security.crypto import Encryptor
 from app.settings import Settings
 from app.sync.clients import load_client
 from app.sync.context import SyncContext
+from app.sync.durability import COMMITS_LOST, CommitsLost
 from app.sync.engine import IntegrationSync, SyncStopped
+from app.sync.heartbeat import Heartbeat
 from app.sync.isolation import StreamsFailed
+from app.sync.outage import DATABASE_LOST, retry_through_outage
 from app.sync.scheduler import SyncScheduler
+from app.sync.sweeper import OrphanSweeper
+from app.sync.unloadable import load_failure_sentence, record_unloadable
 from app.sync.window import UnorderedPageError
 
 logger = logging.getLogger(__name__)
@@ -42,7 +47,20 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
     """Run one claimed integration's sync to its end; returns the run's status."""
     async with ctx.sessionmaker() as session:
         integration = await sync_state.get_integration(session, integration_id)
-    client = await load_client(ctx, integration_id) if integration is not None else None
+    try:
+        client = await load_client(ctx, integration_id) if integration is not None else None
+    except Exception as exc:
+        assert integration is not None
+        failures = integration.consecutive_failures + 1
+        await record_unloadable(
+            ctx,
+            integration,
+            load_failure_sentence(exc),
+            retry_delay(ctx.settings, failures),
+            integration.sync_requested_trigger or "scheduled",
+        )
+        SYNC_RUNS.labels(integration.sync_requested_trigger or "scheduled", "failed").inc()
+        return "failed"
     if integration is None or client is None or integration.status not in sync_state.SYNCABLE_STATUSES:
         async with ctx.sessionmaker() as session, session.begin():
             await sync_state.release_lease(session, integration_id=integration_id, worker=ctx.worker)
@@ -58,9 +76,8 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         )
     stop = ctx.stop_signals.arm(integration_id)
     sync = IntegrationSync(ctx, integration, run.id, client, stop)
-    heartbeat = asyncio.create_task(
-        _heartbeat(ctx, integration_id, stop), name=f"lease-heartbeat-{integration_id}"
-    )
+    lease = Heartbeat(ctx, integration_id, stop)
+    heartbeat = asyncio.create_task(lease.run(), name=f"lease-heartbeat-{integration_id}")
     started = time.monotonic()
     SYNC_RUNNING.inc()
     status, error, auth_failed = "succeeded", None, False
@@ -68,7 +85,9 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         async with client:
             await sync.run()
     except SyncStopped as exc:
-        status, error = "cancelled", str(exc)
+        status, error = ("failed", lease.failure) if lease.failure else ("cancelled", str(exc))
+    except CommitsLost as exc:
+        status, error = "failed", str(exc)
     except (ClassyAuthError, ClassyOrganizationAccessError) as exc:
         # Revoked credentials, or the app lost access to the organization: the admin must act.
         status, error, auth_failed = "failed", exc.sentence, True
@@ -81,9 +100,13 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
     except asyncio.CancelledError:
         status, error = "cancelled", "The service shut down during the sync; it resumes from its checkpoint."
         raise
-    except Exception:
-        logger.exception("sync run crashed", extra={"integration_id": integration_id})
-        status, error = "failed", "The sync failed unexpectedly; it will be retried."
+    except Exception as exc:
+        if is_database_outage(exc):
+            logger.warning("sync run lost the database", extra={"integration_id": integration_id})
+            status, error = "failed", DATABASE_LOST
+        else:
+            logger.exception("sync run crashed", extra={"integration_id": integration_id})
+            status, error = "failed", "The sync failed unexpectedly; it will be retried."
     finally:
         heartbeat.cancel()
         ctx.stop_signals.disarm(integration_id, stop)
@@ -91,7 +114,10 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         SYNC_RETRIES.inc(client.retry_count)
         SYNC_RUNS.labels(trigger, status).inc()
         SYNC_RUN_SECONDS.observe(time.monotonic() - started)
-        finish = _finish(ctx, integration, sync, status=status, error=error, auth_failed=auth_failed)
+        finish = retry_through_outage(
+            lambda: _finish(ctx, integration, sync, status=status, error=error, auth_failed=auth_failed),
+            within=ctx.settings.sync_lease_seconds,
+        )
         await asyncio.shield(asyncio.ensure_future(finish))
     logger.info(
         "sync run finished",
@@ -117,10 +143,12 @@ async def _finish(
     now = utc_now()
     streams = {name: counts.as_dict() for name, counts in sync.counts.items()}
     async with ctx.sessionmaker() as session, session.begin():
+        current = await sync_state.get_integration(session, integration.id)
+        if status == "succeeded" and current is not None and sync.ledger.lost(current.sync_commits):
+            status, error = "failed", COMMITS_LOST  # a crash took the last commits: redo them next run
         await sync_state.update_run(
             session, sync.run_id, status=status, finished_at=now, error=error, streams=streams
         )
-        current = await sync_state.get_integration(session, integration.id)
         changed_meanwhile = current is not None and current.version != integration.version
         values: dict[str, object] = {}
         if status == "succeeded":
@@ -151,23 +179,6 @@ async def _finish(
         await sync_state.release_lease(session, integration_id=integration.id, worker=ctx.worker, **values)
 
 
-async def _heartbeat(ctx: SyncContext, integration_id: int, stop: asyncio.Event) -> None:
-    """Keep our lease alive while a run is slow (rate limits, retries); stop it if the lease is lost."""
-    interval = max(1.0, ctx.settings.sync_lease_seconds / 3)
-    while True:
-        await asyncio.sleep(interval)
-        with contextlib.suppress(Exception):
-            async with ctx.sessionmaker() as session, session.begin():
-                status = await sync_state.renew_lease(
-                    session,
-                    integration_id=integration_id,
-                    worker=ctx.worker,
-                    lease_seconds=ctx.settings.sync_lease_seconds,
-                )
-            if status is None or status not in sync_state.SYNCABLE_STATUSES:
-                stop.set()  # paused or disconnected elsewhere (another replica), or our lease is gone
-
-
 def build_scheduler(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], encryptor: Encryptor
 ) -> SyncScheduler:
@@ -183,7 +194,10 @@ def build_scheduler(
         stop_signals=scheduler.stop_signals,
     )
 
+    sweeper = OrphanSweeper(sessionmaker, interval=settings.sync_lease_seconds)
+
     async def tick(scheduler: SyncScheduler) -> None:
+        await sweeper.maybe_sweep()
         free = settings.sync_concurrency - len(scheduler.running_jobs)
         if free <= 0 or scheduler.stopping:
             return

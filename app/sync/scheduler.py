@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from app.db.outage import is_database_outage
 from app.metrics import SCHEDULER_TICKS
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,11 @@ class SyncScheduler:
             if self._tick is not None:
                 try:
                     await self._tick(self)
-                except Exception:  # the loop must survive any one bad tick
-                    logger.exception("scheduler tick failed")
+                except Exception as exc:  # the loop must survive any one bad tick (and a database outage)
+                    if is_database_outage(exc):
+                        logger.warning("scheduler tick skipped: the database is unavailable")
+                    else:
+                        logger.exception("scheduler tick failed")
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)

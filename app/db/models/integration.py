@@ -5,7 +5,17 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Dialect, ForeignKey, Identity, Integer, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Dialect,
+    ForeignKey,
+    Identity,
+    Integer,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -89,6 +99,9 @@ class Integration(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     lease_owner: Mapped[OptionalText]
     lease_expires_at: Mapped[OptionalTimestamp]
+    # Incremented by every sync transaction: a lower value than a worker was told committed means the
+    # database lost acknowledged commits (crash, failover), see app/sync/durability.py.
+    sync_commits: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0, server_default=text("0"))
 
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Identity, Integer, Text
+from sqlalchemy import BigInteger, ForeignKey, Identity, Index, Integer, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,6 +41,10 @@ class SyncRun(Base):
     """One sync run of an integration, with live per-stream counts."""
 
     __tablename__ = "sync_run"
+    # The orphan sweep looks for runs still `running`: a handful among all the runs ever made.
+    __table_args__ = (
+        Index("ix_sync_run_running", "integration_id", postgresql_where=text("status = 'running'")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     integration_id: Mapped[int] = mapped_column(

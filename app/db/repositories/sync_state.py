@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import func, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
@@ -59,11 +59,14 @@ async def claim_due_integrations(
 async def renew_lease(
     session: AsyncSession, *, integration_id: int, worker: str, lease_seconds: int
 ) -> str | None:
-    """Extend our lease and return the integration's status; None when the lease is no longer ours."""
+    """Extend our lease and return the integration's status; None when the lease is no longer ours.
+
+    The expiry is reckoned by the database's clock, like claims: replicas' clocks may disagree.
+    """
     result = await session.execute(
         update(Integration)
         .where(Integration.id == integration_id, Integration.lease_owner == worker)
-        .values(lease_expires_at=utc_now() + timedelta(seconds=lease_seconds))
+        .values(lease_expires_at=func.now() + timedelta(seconds=lease_seconds))
         .returning(Integration.status)
     )
     return result.scalar_one_or_none()
@@ -198,12 +201,22 @@ async def update_run(session: AsyncSession, run_id: int, **values: Any) -> None:
     await session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
 
 
+@dataclass(frozen=True)
+class Lease:
+    """What a sync transaction learns from renewing its lease: see `record_progress`."""
+
+    status: str
+    # The integration's sync commit counter, this transaction's increment included.
+    commits: int
+
+
 _PROGRESS = text(
     """
 WITH lease AS (
-    UPDATE integration SET lease_expires_at = now() + make_interval(secs => :lease_seconds)
+    UPDATE integration SET lease_expires_at = now() + make_interval(secs => :lease_seconds),
+                           sync_commits = sync_commits + 1
     WHERE id = :integration_id AND lease_owner = :worker
-    RETURNING status
+    RETURNING status, sync_commits
 ),
 moved AS (
     INSERT INTO sync_cursor (integration_id, organization_id, stream, window_start, window_end,
@@ -222,7 +235,7 @@ counted AS (
     UPDATE sync_run SET streams = CAST(:streams AS jsonb)
     WHERE id = :run_id AND CAST(:streams AS jsonb) IS NOT NULL
 )
-SELECT status FROM lease
+SELECT status, sync_commits FROM lease
 """
 )
 
@@ -238,11 +251,11 @@ async def record_progress(
     organization_id: int,
     stream: str | None = None,
     position: Checkpoint | None = None,
-) -> str | None:
+) -> Lease | None:
     """Renew our lease, move the stream's cursor and (given `streams`) the run's counts: one round trip.
 
-    Returns the integration's status, or None when the lease is no longer ours (the caller then rolls
-    back, so no page is committed by a worker that lost its lease).
+    Returns the integration's status and commit counter, or None when the lease is no longer ours (the
+    caller then rolls back, so no page is committed by a worker that lost its lease).
     """
     result = await session.execute(
         _PROGRESS,
@@ -263,4 +276,5 @@ async def record_progress(
             "completed_through": position.completed_through if position else None,
         },
     )
-    return result.scalar_one_or_none()
+    row = result.first()
+    return None if row is None else Lease(status=row.status, commits=row.sync_commits)
