@@ -51,15 +51,16 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         client = await load_client(ctx, integration_id) if integration is not None else None
     except Exception as exc:
         assert integration is not None
-        failures = integration.consecutive_failures + 1
-        await record_unloadable(
-            ctx,
-            integration,
+        sentence, retry_in = (
             load_failure_sentence(exc),
-            retry_delay(ctx.settings, failures),
-            integration.sync_requested_trigger or "scheduled",
+            retry_delay(ctx.settings, integration.consecutive_failures + 1),
         )
-        SYNC_RUNS.labels(integration.sync_requested_trigger or "scheduled", "failed").inc()
+        trigger = integration.sync_requested_trigger or "scheduled"
+        await retry_through_outage(
+            lambda: record_unloadable(ctx, integration, sentence, retry_in, trigger),
+            within=ctx.settings.sync_lease_seconds,
+        )
+        SYNC_RUNS.labels(trigger, "failed").inc()
         return "failed"
     if integration is None or client is None or integration.status not in sync_state.SYNCABLE_STATUSES:
         async with ctx.sessionmaker() as session, session.begin():

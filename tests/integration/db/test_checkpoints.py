@@ -16,7 +16,7 @@ T = datetime(2026, 11, 29, 12, 0, 1, tzinfo=UTC)
 
 async def _save(session: AsyncSession, integration_id: int, cp: Checkpoint) -> str | None:
     async with session.begin():
-        return await sync_state.record_progress(
+        lease = await sync_state.record_progress(
             session,
             integration_id=integration_id,
             worker="w1",
@@ -27,6 +27,7 @@ async def _save(session: AsyncSession, integration_id: int, cp: Checkpoint) -> s
             stream="registrations",
             position=cp,
         )
+    return None if lease is None else lease.status
 
 
 async def _load(session: AsyncSession, integration_id: int) -> Checkpoint:
