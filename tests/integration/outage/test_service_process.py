@@ -84,7 +84,7 @@ async def test_a_crashed_database_mid_import_loses_nothing(
             assert response.status_code == 202, response.text
             second = await wait_for_run(client, after_id=first["id"], timeout=90)
             assert second["status"] == "succeeded", second
-        assert service.process is not None and service.process.poll() is None, "the service died"
+        assert service.child is not None and service.child.alive(), "the service died"
     async with checker.sessionmaker() as session:
         await assert_matches_sandbox(session, sandbox, org)
         running = await session.scalar(
