@@ -3,12 +3,13 @@
 The service runs as a real subprocess (real Postgres, the Classy sandbox on loopback);
 `openapi-python-client` generates a client from what it serves into a temporary directory, and the test
 drives the service with that client only: connect, save credentials, wait for the import, list donations,
-and read an error as the documented `ErrorBody`.
+read an error as the documented `ErrorBody`, and follow the change feed (where the service has one).
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 import time
@@ -75,16 +76,29 @@ def _api(name: str) -> ModuleType:
     return importlib.import_module(f"{PACKAGE}.api.{name}")
 
 
-def test_generated_client_drives_the_service(
-    client_package: ModuleType, service: ServiceProcess, sandbox: SandboxHandle
-) -> None:
-    models = importlib.import_module(f"{PACKAGE}.models")
+def _client(package: ModuleType, service: ServiceProcess) -> Any:
     token = issue_token(JWT_SECRET, sub="alice", account="acme", role="admin", name="Alice")
-    client = client_package.AuthenticatedClient(
+    return package.AuthenticatedClient(
         base_url=service.base_url, token=token, raise_on_unexpected_status=True
     )
-    org = sandbox.organization_ids[0]
 
+
+def _wait_for_sync(client: Any, *, after_runs: int = 0, timeout: float = 90) -> Any:
+    """The newest sync run once there are more than `after_runs` runs and it has finished."""
+    deadline = time.monotonic() + timeout
+    runs = _api("apps.apps_list_classy_sync_runs")
+    while True:
+        page = runs.sync(client=client)
+        if len(page.items) > after_runs and page.items[0].status != "running":
+            return page.items[0]
+        assert time.monotonic() < deadline, f"no sync finished in {timeout:.0f} s"
+        time.sleep(0.2)
+
+
+def _connect_and_import(client: Any, sandbox: SandboxHandle) -> None:
+    """Connect, Save credentials (client_credentials: connected at once), wait for the full import."""
+    models = importlib.import_module(f"{PACKAGE}.models")
+    org = sandbox.organization_ids[0]
     apps = _api("apps.apps_list").sync(client=client)
     assert [(a.slug, a.status.value) for a in apps] == [("classy", "available")]
     connected = _api("apps.apps_connect_classy").sync(client=client)
@@ -94,19 +108,19 @@ def test_generated_client_drives_the_service(
     )
     saved = _api("apps.apps_save_classy_credentials").sync(client=client, body=body)
     assert saved.status == models.IntegrationStatus.CONNECTED and saved.organization_id == org
+    run = _wait_for_sync(client)
+    assert run.status == "succeeded", run.error
 
-    deadline = time.monotonic() + 90
-    runs = _api("apps.apps_list_classy_sync_runs")
-    while True:
-        page = runs.sync(client=client)
-        if page.items and page.items[0].status != "running":
-            break
-        assert time.monotonic() < deadline, "the first sync did not finish in 90 s"
-        time.sleep(0.2)
-    assert page.items[0].status == "succeeded", page.items[0].error
+
+def test_generated_client_drives_the_service(
+    client_package: ModuleType, service: ServiceProcess, sandbox: SandboxHandle
+) -> None:
+    models = importlib.import_module(f"{PACKAGE}.models")
+    client = _client(client_package, service)
+    _connect_and_import(client, sandbox)
 
     assert sandbox.store is not None
-    expected = sorted(row["id"] for row in sandbox.store.dump(org, "transactions"))
+    expected = sorted(row["id"] for row in sandbox.store.dump(sandbox.organization_ids[0], "transactions"))
     donations, cursor = [], None
     listing = _api("donations.donations_list")
     while True:
@@ -122,3 +136,50 @@ def test_generated_client_drives_the_service(
     missing = _api("donations.donations_get").sync_detailed(client=client, donation_id=2**62)
     assert missing.status_code == 404
     assert isinstance(missing.parsed, models.ErrorBody) and missing.parsed.code == "not_found"
+
+
+def _feed_operation(service: ServiceProcess) -> ModuleType:
+    spec = httpx.get(f"{service.base_url}/openapi.json", timeout=10).json()
+    operation = spec["paths"].get("/api/v1/changes", {}).get("get")
+    if operation is None:
+        pytest.skip("this service has no change feed (GET /api/v1/changes)")
+    tag = re.sub(r"[^a-z0-9]+", "_", operation["tags"][0].lower()).strip("_")
+    return _api(f"{tag}.{operation['operationId']}")
+
+
+def _read_feed(feed: ModuleType, client: Any, after: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Every change after `after`, page by page, and the cursor to store for next time."""
+    changes: list[dict[str, Any]] = []
+    while True:
+        kwargs: dict[str, Any] = {"limit": 3} if after is None else {"limit": 3, "after": after}
+        page = feed.sync(client=client, **kwargs)
+        changes += [item.to_dict() for item in page.items]
+        if not page.items or not page.next_cursor:
+            return changes, page.next_cursor or after
+        after = page.next_cursor
+
+
+def test_generated_client_follows_the_change_feed(
+    client_package: ModuleType, service: ServiceProcess, sandbox: SandboxHandle
+) -> None:
+    """An integrator stores next_cursor and calls again: it sees the import, then just what changed."""
+    feed = _feed_operation(service)
+    client = _client(client_package, service)
+    _connect_and_import(client, sandbox)
+    org = sandbox.organization_ids[0]
+    assert sandbox.store is not None
+
+    changes, cursor = _read_feed(feed, client, None)
+    donations = {c["data"]["classy_transaction_id"] for c in changes if c["type"] == "donation"}
+    assert donations == {row["id"] for row in sandbox.store.dump(org, "transactions")}
+    assert [c["seq"] for c in changes] == sorted({c["seq"] for c in changes}), "in order, each once"
+
+    refunded = sandbox.store.dump(org, "transactions")[0]["id"]
+    assert sandbox.store.refund(org, refunded) is not None
+    _api("apps.apps_sync_classy").sync(client=client)
+    run = _wait_for_sync(client, after_runs=1)
+    assert run.status == "succeeded", run.error
+    later, _ = _read_feed(feed, client, cursor)
+    refunds = [c for c in later if c["type"] == "donation" and c["data"]["classy_transaction_id"] == refunded]
+    assert refunds and refunds[-1]["data"]["status"] == "refunded"
+    assert all(c["seq"] > changes[-1]["seq"] for c in later), "nothing seen before comes again"
