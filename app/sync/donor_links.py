@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from app.classy import ClassyClient, ClassyNotFoundError
+from app.classy import ClassyBadRequestError, ClassyClient, ClassyNotFoundError, ClassyOrganizationAccessError
 from app.db.repositories import donor_links as repo
 from app.sync.context import SyncContext
 from app.sync.rejects import Rejects, split
@@ -47,6 +47,7 @@ async def link_donors(
         ids = await repo.unseen_supporters(session, account=account, since=since, limit=MAX_PER_RUN)
     found = 0
     gate = asyncio.Semaphore(CONCURRENCY)
+    refused: list[int] = []
 
     async def read(supporter_id: int) -> dict[str, Any] | None:
         async with gate:
@@ -54,11 +55,16 @@ async def link_donors(
                 return await client.get_object(f"/supporters/{supporter_id}")
             except ClassyNotFoundError:
                 return None
+            except (ClassyOrganizationAccessError, ClassyBadRequestError):
+                # Not this app's to read by id (or not readable that way): no reason to fail the
+                # lists already synced, nor to call it missing. Tried again next run.
+                refused.append(supporter_id)
+                return {}
 
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         records = await asyncio.gather(*(read(i) for i in chunk))
-        present = [r for r in records if r is not None]
+        present = [r for r in records if r]
         missing = [i for i, r in zip(chunk, records, strict=True) if r is None]
         good, bad = split(SUPPORTERS, present)
         await rejects.save(SUPPORTERS, bad)
@@ -67,6 +73,11 @@ async def link_donors(
             found += len(good)
         async with ctx.sessionmaker() as session, session.begin():
             await repo.mark_missing(session, account=account, ids=missing)
+        if refused:
+            logger.warning(
+                "Classy refused to show %d supporter(s) by id; their gifts stay unlinked", len(refused)
+            )
+            break
     async with ctx.sessionmaker() as session, session.begin():
         await repo.link_by_purchaser(session, account=account)
     if ids:

@@ -25,7 +25,13 @@ from typing import Any
 
 import orjson
 
-from app.classy import ClassyClient, ClassyNotFoundError, Page
+from app.classy import (
+    ClassyBadRequestError,
+    ClassyClient,
+    ClassyNotFoundError,
+    ClassyOrganizationAccessError,
+    Page,
+)
 from app.classy.timestamps import parse_timestamp
 from app.db.repositories import rejected as repo
 from app.db.repositories.nul import without_nul
@@ -161,6 +167,8 @@ class Rejects:
                 except ClassyNotFoundError:
                     closed.append(row.id)  # Classy no longer has it
                     continue
+                except (ClassyOrganizationAccessError, ClassyBadRequestError):
+                    continue  # not readable by id: it stays open, and comes back if Classy fixes it
             good, bad = split(stream, [record])
             if good:
                 await commit(stream, good)

@@ -117,3 +117,26 @@ async def test_nul_characters_and_unplaceable_records_during_an_initial_import(
             await session.execute(text("SELECT stream FROM rejected_record WHERE resolved_at IS NULL"))
         ).scalars()
         assert list(still_open) == ["supporters"]  # without an id it cannot be asked for
+
+
+async def test_more_than_a_page_of_records_without_an_id_never_ends_the_read_early(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    """The first 120 supporters in the window's order have no id: page 1 holds nothing to store, and
+    must not look like the end of the list to the reader."""
+    org = sandbox.organization_ids[0]
+    store = sandbox.store
+    assert store is not None
+    control = httpx.Client(base_url=sandbox.control_url)
+    ordered = sorted(store.dump(org, "supporters"), key=lambda r: (r["updated_at"], r["id"]))
+    idless = [r["id"] for r in ordered[:120]]
+    for rid in idless:
+        control.post(f"/organizations/{org}/supporters/{rid}/render", json={"unset": ["id"]})
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        run = await wait_for_run(client)
+    assert run["status"] == "succeeded", run
+    assert run["streams"]["supporters"]["rejected"] == 120
+    assert len(run["rejected"]) == 100  # the first 100 listed; the count holds them all
+    ours = set((await session.execute(select(Supporter.classy_id))).scalars())
+    assert ours == {r["id"] for r in ordered} - set(idless)
