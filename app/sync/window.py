@@ -12,6 +12,12 @@ This reader never trusts a page number across changes (docs/reading-a-changing-c
   catches whatever a departure shifted past us; then the read continues with `updated_at>` the block;
 * the window ends at the run's start: records changed after it are the next run's work.
 
+Each page is checked against the query: a record outside the filter, a page out of order, or totals
+showing that records below the last key read were not on the page (a server that filters but ignores
+the sort can hand out a page that looks sorted) raise UnorderedPageError, and the stream falls back to
+reading by id (fallback.py). A record deleted while we page can trip the totals check too: harmless,
+the list is then read by id until the daily re-check.
+
 Records whose `updated_at` is null (allowed on transactions) never match a date filter; they are read
 as a block of their own (no filter, sorted so that nulls come first).
 Each yielded batch carries the checkpoint to commit with its records.
@@ -100,6 +106,10 @@ class WindowReader:
         if cp.block_pass and cp.position_ts is not None:
             async for batch in self._walk_block(cp.position_ts, first_page_ids=None):
                 yield batch
+        # After a re-anchor: the previous page's `total`, and how many of its records lay below the new
+        # anchor. Sorted as asked, that page held every record below the anchor, so the totals differ
+        # by at most that many (updates and inserts meanwhile only shrink the difference).
+        expected: tuple[int, int] | None = None
         while True:
             # Classy compares whole seconds (filters carry no fraction): so do we.
             lower = (self._cp.position_ts or self._start).replace(microsecond=0)
@@ -108,6 +118,12 @@ class WindowReader:
             records = page.data
             keyed = [(record_ts(r), r) for r in records]
             _check_order(keyed, lower, strict)
+            if expected is not None and expected[0] - page.total > expected[1]:
+                raise UnorderedPageError(
+                    "Classy counted records below the last one read that its page sorted by updated_at "
+                    "did not hold."
+                )
+            expected = None
             take = [
                 r for ts, r in keyed if ts is not None and ts < self._end and self._after_position(ts, _id(r))
             ]
@@ -123,6 +139,8 @@ class WindowReader:
                 return
             timestamps = [ts for ts, _ in keyed if ts is not None]
             if timestamps and max(timestamps) > lower:
+                anchor = (self._cp.position_ts or lower).replace(microsecond=0)
+                expected = (page.total, sum(1 for ts in timestamps if ts < anchor))
                 continue  # re-anchor on the last key
             # The whole page shares the lower bound's second: walk that block by page number.
             async for batch in self._walk_block(lower, first_page_ids={_id(r) for r in records}):

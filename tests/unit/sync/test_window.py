@@ -181,3 +181,26 @@ async def test_a_window_starting_mid_second_reads_that_whole_second() -> None:
     records: dict[int, datetime | None] = {1: T0, 2: T0 + timedelta(seconds=1)}
     got = await read_all(FakeList(records), T0 + timedelta(microseconds=500_000), T0 + timedelta(days=1))
     assert got == [1, 2]
+
+
+async def test_a_server_ignoring_the_sort_is_caught_even_when_a_page_looks_sorted() -> None:
+    """Filtered but in id order: page 1 happens to be ascending, yet a later id sorts inside it."""
+    from app.sync.window import UnorderedPageError
+
+    stamps = {i: T0 + timedelta(seconds=i) for i in range(1, 11)}
+    stamps[11] = T0 + timedelta(seconds=5)  # sorted, it comes right after id 5: id order hides it
+    stamps[12] = T0 + timedelta(seconds=20)
+
+    async def fetch(number: int, flt: str | None) -> Page:
+        assert flt is not None and number == 1
+        bound = datetime.strptime(flt.split(">=", 1)[1], "%Y-%m-%dT%H:%M:%S%z")
+        ids = sorted(i for i, ts in stamps.items() if ts >= bound)  # id order: the sort is ignored
+        chunk = ids[:10]
+        data = [{"id": i, "updated_at": format_timestamp(stamps[i])} for i in chunk]
+        return Page(1, max(1, -(-len(ids) // 10)), 10, len(ids), "next" if len(ids) > 10 else None, data)
+
+    with pytest.raises(UnorderedPageError):
+        async for _ in WindowReader(
+            fetch, Checkpoint(window_start=T0, window_end=T0 + timedelta(days=1))
+        ).batches():
+            pass
