@@ -9,9 +9,8 @@ skip records. The stream then falls back, remembered on its checkpoint (per orga
   other way in, so the list is read whole from id 0 in every `reconcile` or `full` run, and in every
   run while it is small (`SMALL_LIST`).
 * WHOLE: when not even the id filter and order hold, every page of the list is walked in every run,
-  and walked again (taking unseen ids) until one pass counts as many records as the list's `total`
-  at its start and end: a record deleted or inserted under us shifts pages, and would otherwise be
-  skipped silently.
+  and walked again (taking unseen ids) until a pass sees the list's `total` unchanged and no id twice:
+  a record deleted, inserted or moved under us shifts pages, and would otherwise be skipped silently.
 
 Once a day (`RECHECK_AFTER`), a run tries the `updated_at` window again from the last complete read;
 if the list honours it now, the fallback is dropped.
@@ -154,14 +153,16 @@ async def read_by_id(fetch: FetchQuery, cp: Checkpoint) -> AsyncIterator[Batch]:
 async def read_whole(fetch: FetchQuery, cp: Checkpoint) -> AsyncIterator[Batch]:
     """Every page of the unfiltered list, passes repeated until one agrees with the list's total.
 
-    Offset pages shift when records are deleted or inserted under us; a pass that saw as many distinct
-    records as `total` said at its first and last page cannot have skipped one (a shift would show as a
-    missing id). A later pass only yields ids not yielded yet. Resumed from a checkpoint, a pass starts
-    at the page after the last one committed (and cannot be verified, so another pass follows).
+    Offset pages shift when records are deleted, inserted or moved under us. A pass whose `total` did
+    not change from its first page to its last and that was served no id twice saw no such shift (the
+    records Classy sent malformed, set aside before we see them, do not count). A later pass only
+    yields ids not yielded yet. Resumed from a checkpoint, a pass starts at the page after the last one
+    committed (and cannot be verified, so another pass follows).
     """
     seen: set[int] = set()
     pass_number, page_number = cp.block_pass or 1, (cp.block_page or 0) + 1
     pass_ids: set[int] = set()
+    served: dict[int, int] = {}  # records per page number served in this pass
     total_at_start: int | None = None
     while True:
         page = await fetch(page_number, None, ID_SORT)
@@ -171,6 +172,7 @@ async def read_whole(fetch: FetchQuery, cp: Checkpoint) -> AsyncIterator[Batch]:
         fresh = [r for r in page.data if _id(r) not in seen]
         seen.update(ids)
         pass_ids.update(ids)
+        served[page.current_page] = len(ids)
         cp = replace(
             cp,
             block_pass=pass_number,
@@ -182,10 +184,12 @@ async def read_whole(fetch: FetchQuery, cp: Checkpoint) -> AsyncIterator[Batch]:
         if not page.is_last:
             page_number += 1
             continue
-        agreed = total_at_start == page.total == len(pass_ids)
+        # Unchanged total: nothing deleted or added shifted the pages. No id twice: nothing moved
+        # (a record that moves ahead of us shows as another one served twice).
+        agreed = total_at_start == page.total and len(pass_ids) == sum(served.values())
         if agreed or pass_number >= MAX_WHOLE_PASSES:
             return
-        pass_number, page_number, pass_ids, total_at_start = pass_number + 1, 1, set(), None
+        pass_number, page_number, pass_ids, served, total_at_start = pass_number + 1, 1, set(), {}, None
 
 
 def after_floor(records: list[dict[str, Any]], floor: datetime | None) -> list[dict[str, Any]]:

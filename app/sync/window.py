@@ -140,7 +140,10 @@ class WindowReader:
             timestamps = [ts for ts, _ in keyed if ts is not None]
             if timestamps and max(timestamps) > lower:
                 anchor = (self._cp.position_ts or lower).replace(microsecond=0)
-                expected = (page.total, sum(1 for ts in timestamps if ts < anchor))
+                # Records the page should have held but we were not given (set aside as malformed
+                # before we saw them): they may lie below the anchor too.
+                withheld = max(0, page.current_page * page.per_page - len(records))
+                expected = (page.total, sum(1 for ts in timestamps if ts < anchor) + withheld)
                 continue  # re-anchor on the last key
             # The whole page shares the lower bound's second: walk that block by page number.
             async for batch in self._walk_block(lower, first_page_ids={_id(r) for r in records}):

@@ -107,6 +107,33 @@ async def test_whole_walk_catches_a_record_shifted_past_it_by_a_deletion() -> No
     assert [n for n, _, _ in fake.requests] == [1, 2, 3, 1, 2, 3]  # the second pass agreed with total
 
 
+async def test_whole_walk_catches_a_record_that_moves_ahead_of_it() -> None:
+    """A list in some other order (say, last updated first): an update moves a record to the front."""
+    fake = IdList(list(range(1, 31)), honours_filter=False)
+
+    def move_after_first_page(n: int) -> None:
+        if n == 2:
+            fake.ids.remove(25)  # not read yet: it jumps ahead of us, 11 slides onto page 2 again
+            fake.ids.insert(0, 25)
+
+    fake.on_request = move_after_first_page
+    got, _ = await collect(fallback.read_whole(fake.fetch, reading(WHOLE, fallback=WHOLE)))
+    assert sorted(got) == list(range(1, 31))
+    assert [n for n, _, _ in fake.requests] == [1, 2, 3, 1, 2, 3]
+
+
+async def test_whole_walk_of_pages_with_records_set_aside_is_one_pass() -> None:
+    fake = IdList(list(range(1, 26)), honours_filter=False)
+
+    async def screened(number: int, flt: str | None, sort: str | None) -> Page:
+        page = await fake.fetch(number, flt, sort)
+        return replace(page, data=[r for r in page.data if r["id"] != 14])  # malformed: set aside
+
+    got, _ = await collect(fallback.read_whole(screened, reading(WHOLE, fallback=WHOLE)))
+    assert got == [i for i in range(1, 26) if i != 14]
+    assert [n for n, _, _ in fake.requests] == [1, 2, 3]
+
+
 async def test_whole_walk_resumes_after_the_last_committed_page() -> None:
     fake = IdList(list(range(1, 31)), honours_filter=False)
     cp = reading(WHOLE, fallback=WHOLE, block_pass=1, block_page=2, position_id=20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -204,3 +205,19 @@ async def test_a_server_ignoring_the_sort_is_caught_even_when_a_page_looks_sorte
             fetch, Checkpoint(window_start=T0, window_end=T0 + timedelta(days=1))
         ).batches():
             pass
+
+
+async def test_records_set_aside_from_a_page_do_not_look_like_an_ignored_sort() -> None:
+    records: dict[int, datetime | None] = {i: T0 + timedelta(seconds=i) for i in range(1, 31)}
+    fake = FakeList(records)
+
+    async def fetch(number: int, flt: str | None) -> Page:
+        page = fake.page(number, flt)
+        return replace(page, data=[r for r in page.data if r["id"] not in (4, 17)])  # malformed: set aside
+
+    got: list[int] = []
+    async for batch in WindowReader(
+        fetch, Checkpoint(window_start=T0, window_end=T0 + timedelta(days=1))
+    ).batches():
+        got.extend(r["id"] for r in batch.records)
+    assert got == [i for i in range(1, 31) if i not in (4, 17)]
