@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import Registration, Supporter, SyncCursor
@@ -19,11 +20,14 @@ from sandbox.store import SandboxStore
 from tests.integration.sync.helpers import (
     ADMIN,
     assert_matches_sandbox,
+    clear_requests,
     connect,
+    data_requests,
     latest_run,
     service,
     sync_settings,
     wait_for_run,
+    wait_until,
 )
 
 MODELS: dict[str, Any] = {"registrations": Registration, "supporters": Supporter}
@@ -171,4 +175,53 @@ async def test_a_failing_list_does_not_hold_back_the_others_and_is_resumed_alone
         assert second["streams"]["transactions"]["fetched"] < 50
         status = (await client.get("/api/v1/apps/classy", headers=ADMIN)).json()
         assert status["last_synced_at"] is not None and status["last_error"] is None
+    await assert_matches_sandbox(session, sandbox, org)
+
+
+async def test_a_whole_read_interrupted_by_a_pause_resumes_from_its_checkpoint(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    org = sandbox.organization_ids[0]
+    store = _store(sandbox)
+    control = httpx.Client(base_url=sandbox.control_url)
+    control.post("/quirks", json={"resource": "supporters", "ignore": "filter_and_sort"}).raise_for_status()
+    slow = {
+        "kind": "latency",
+        "rate": 1.0,
+        "latency_ms": 400,
+        "path_prefix": f"/2.0/organizations/{org}/supporters",
+    }
+    control.post("/faults", json=slow).raise_for_status()
+
+    async def whole_read_under_way() -> bool:
+        async with db.connect() as connection:
+            state = await connection.scalar(
+                text(
+                    "SELECT state FROM sync_cursor WHERE organization_id = :org AND stream = 'supporters' "
+                    "AND window_end IS NOT NULL"
+                ),
+                {"org": org},
+            )
+        return state is not None and state.get("read") == "whole" and state.get("block_pass") == 1
+
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        await wait_until(whole_read_under_way, timeout=60)
+        assert (await client.post("/api/v1/apps/classy/pause", headers=ADMIN)).status_code == 200
+        stopped = await wait_for_run(client)
+        assert stopped["status"] == "cancelled", stopped
+        assert await whole_read_under_way()  # the checkpoint of the pages committed is kept
+        control.delete("/faults")
+        clear_requests(sandbox)
+        first_id = store.dump(org, "supporters")[0]["id"]
+        store.update(org, "supporters", first_id, {"nickname": "While paused"})
+        assert (await client.post("/api/v1/apps/classy/resume", headers=ADMIN)).status_code == 200
+        run = await wait_for_run(client, after_id=stopped["id"])
+        assert run["status"] == "succeeded" and _reads(run)["supporters"] == "whole", run
+    pages = [
+        parse_qs(r["query"]).get("page", ["1"])[0]
+        for r in data_requests(sandbox)
+        if r["path"].endswith(f"/{org}/supporters")
+    ]
+    assert pages[0] != "1", pages  # the interrupted walk went on after its last committed page
     await assert_matches_sandbox(session, sandbox, org)
