@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEYS")
     sync_interval_seconds: int = Field(default=900, ge=1, alias="SYNC_INTERVAL_SECONDS")
     scheduler_enabled: bool = Field(default=True, alias="SCHEDULER_ENABLED")
+    reconcile_interval_seconds: int = Field(default=86400, ge=1, alias="RECONCILE_INTERVAL_SECONDS")
+    # How far back a reconcile re-reads transactions by purchase and refund date (refunds that did not
+    # move updated_at).
+    reconcile_lookback_days: int = Field(default=90, ge=1, alias="RECONCILE_LOOKBACK_DAYS")
     scheduler_tick_seconds: float = Field(default=2.0, gt=0, alias="SCHEDULER_TICK_SECONDS")
     sync_concurrency: int = Field(default=4, ge=1, alias="SYNC_CONCURRENCY")
     sync_lease_seconds: int = Field(default=30, ge=2, alias="SYNC_LEASE_SECONDS")

@@ -4,6 +4,7 @@ Data API (``Authorization: Bearer <token>``):
 - ``GET /2.0/organizations/{id}`` and ``GET /2.0/organizations/{id}/{resource}`` for ``supporters``,
   ``transactions``, ``registrations``, ``recurring-donation-plans``, ``campaigns``; plus
   ``GET /2.0/apps/{client_id}/organizations`` and ``GET /2.0/me`` (member tokens).
+- ``DELETE /2.0/supporters/{id}`` → ``200 {}`` (CLASSY_API.md 7.3); the supporter leaves every list.
 - ``page`` (default 1; invalid → 1), ``per_page`` (default 20; invalid → 20; **above 100 is clamped to
   100**), ``filter``, ``sort``, ``with`` (transactions), ``fields``; see ``query.py`` for the grammar.
 - Errors: 401 ``invalid_token``; 403 ``This action is unauthorized.`` with ``permissions`` when the token
@@ -253,6 +254,18 @@ def _install_data(app: FastAPI, store: SandboxStore) -> None:
         return json_response(
             {"id": m.member_id, "email_address": m.username, "first_name": "Sandbox", "last_name": "Member"}
         )
+
+    @app.delete("/2.0/supporters/{supporter_id}", include_in_schema=False)
+    async def delete_supporter(request: Request, supporter_id: str) -> Response:
+        """Delete a supporter (answers ``{}``, as Classy does)."""
+        rid = int(supporter_id) if supporter_id.isdigit() else -1
+        oid = store.find_org("supporters", rid)
+        if oid is None:
+            _gatekeep(store, request, None, "supporter")
+            raise ApiError(404, NOT_FOUND)
+        _gatekeep(store, request, str(oid), "supporter")
+        store.delete(oid, "supporters", rid)
+        return json_response({})
 
     @app.get("/2.0/organizations/{org_id}/{resource}", include_in_schema=False)
     async def list_records(request: Request, org_id: str, resource: str) -> Response:

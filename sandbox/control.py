@@ -12,8 +12,12 @@ Records (``{resource}`` ∈ supporters, transactions, registrations, recurring-d
   = now, realistic defaults for fields not given; transactions may pass ``items``)
 - ``POST   /_sandbox/organizations/{id}/{resource}/{rid}`` body: fields → update; ``updated_at`` is bumped to
   now unless the body sets it explicitly (a timestamp or null, e.g. to simulate late visibility)
-- ``DELETE /_sandbox/organizations/{id}/{resource}/{rid}`` → hard delete (Classy has no deletion feed)
-- ``POST   /_sandbox/organizations/{id}/transactions/{rid}/refund`` body ``{"refunded_at"?: ts}``
+- ``DELETE /_sandbox/organizations/{id}/{resource}/{rid}`` → delete: the record leaves every list (Classy has
+  no deletion feed); it is kept aside for a restore
+- ``POST   /_sandbox/organizations/{id}/{resource}/{rid}/restore`` body ``{"touch_updated_at"?: false}`` →
+  the deleted record is back as it was (``updated_at`` unchanged unless asked)
+- ``POST   /_sandbox/organizations/{id}/transactions/{rid}/refund`` body ``{"refunded_at"?: ts,
+  "touch_updated_at"?: true}``: ``false`` refunds without moving ``updated_at``
 - ``POST   /_sandbox/organizations/{id}/churn`` body
   ``{"resource": "supporters", "updates": n, "inserts": m}``
 
@@ -156,11 +160,27 @@ async def refund(
 ) -> Response:
     """Refund a transaction."""
     store = _store(request)
+    given = body or {}
     try:
-        row = store.refund(org_id, rid, (body or {}).get("refunded_at"))
+        row = store.refund(
+            org_id, rid, given.get("refunded_at"), touch_updated_at=bool(given.get("touch_updated_at", True))
+        )
     except (StoreError, ValueError) as exc:
         return _json({"error": str(exc)}, 400)
     return _json(row) if row is not None else _json({"error": "not found"}, 404)
+
+
+@router.post("/organizations/{org_id}/{resource}/{rid}/restore")
+async def restore_record(
+    request: Request, org_id: int, resource: str, rid: int, body: dict[str, Any] | None = Body(None)
+) -> Response:
+    """Bring a deleted record back."""
+    store = _store(request)
+    bad = _check(store, org_id, resource)
+    if bad:
+        return bad
+    row = store.restore(org_id, resource, rid, touch_updated_at=bool((body or {}).get("touch_updated_at")))
+    return _json(row) if row is not None else _json({"error": "no deleted record with that id"}, 404)
 
 
 @router.post("/organizations/{org_id}/{resource}")

@@ -66,6 +66,8 @@ class SandboxStore:
             self.ids = Ids()
             self.orgs: dict[int, Row] = {}
             self.data: dict[int, dict[str, Collection]] = {}
+            # Deleted records, kept so a test can restore them: (org, resource, id) → (row, items).
+            self.deleted: dict[tuple[int, str, int], tuple[Row, list[Row] | None]] = {}
             self.generators: dict[int, OrgGenerator] = {}
             for i in range(cfg.organizations):
                 org_id = ORG_BASE + ORG_STEP * i
@@ -231,15 +233,52 @@ class SandboxStore:
         return coll.row(coll.recs[coll.ids[self.rng.randrange(len(coll.ids))]])
 
     def delete(self, org_id: int, resource: str, rid: int) -> bool:
+        """Remove a record from every list (Classy keeps no tombstone); ``restore`` can bring it back."""
         with self.lock:
-            return self._coll(org_id, resource).delete(rid)
+            coll = self._coll(org_id, resource)
+            rec = coll.recs.get(rid)
+            if rec is None:
+                return False
+            items = coll.item_rows(rec) if coll.item_fields is not None else None
+            self.deleted[(org_id, resource, rid)] = (coll.row(rec), items)
+            return coll.delete(rid)
 
-    def refund(self, org_id: int, rid: int, at: str | None = None) -> Row | None:
-        """Mark a transaction refunded: status, refunded_at and updated_at (now unless ``at``)."""
+    def restore(self, org_id: int, resource: str, rid: int, *, touch_updated_at: bool = False) -> Row | None:
+        """Bring a deleted record back as it was (``updated_at`` unchanged unless ``touch_updated_at``)."""
+        with self.lock:
+            kept = self.deleted.pop((org_id, resource, rid), None)
+            if kept is None:
+                return None
+            row, items = kept
+            if touch_updated_at:
+                row["updated_at"] = format_ts(now_epoch())
+            self._coll(org_id, resource).put(row, items)
+            return self.get(org_id, resource, rid)
+
+    def find_org(self, resource: str, rid: int) -> int | None:
+        """The organization holding a record (the data API's by-id paths name no organization)."""
+        with self.lock:
+            for org_id, colls in self.data.items():
+                if rid in colls[resource].recs:
+                    return org_id
+            return None
+
+    def refund(
+        self, org_id: int, rid: int, at: str | None = None, *, touch_updated_at: bool = True
+    ) -> Row | None:
+        """Mark a transaction refunded: status and refunded_at (now unless ``at``); ``updated_at`` moves
+        to the same time unless ``touch_updated_at`` is false (Classy does not confirm that it moves)."""
         stamp = format_ts(parse_filter_ts(at)) if at else format_ts(now_epoch())
-        return self.update(
-            org_id, "transactions", rid, {"status": "refunded", "refunded_at": stamp, "updated_at": stamp}
-        )
+        changes: dict[str, Any] = {"status": "refunded", "refunded_at": stamp}
+        if touch_updated_at:
+            changes["updated_at"] = stamp
+        else:
+            with self.lock:
+                current = self.get(org_id, "transactions", rid)
+            if current is None:
+                return None
+            changes["updated_at"] = current.get("updated_at")
+        return self.update(org_id, "transactions", rid, changes)
 
     def churn(self, org_id: int, resource: str, updates: int, inserts: int) -> dict[str, list[int]]:
         """Random realistic updates of existing records and inserts of new ones."""

@@ -16,6 +16,8 @@ from app.api.schemas import (
     CredentialsIn,
     EventPage,
     IntegrationRead,
+    SyncRequested,
+    SyncRequestIn,
     SyncRunPage,
     error_responses,
 )
@@ -31,6 +33,7 @@ READ_ERRORS = error_responses(401)
 WRITE_ERRORS = error_responses(401, 403, 409)
 VERIFY_ERRORS = error_responses(400, 401, 403, 409, 422, 502)
 PAGE_ERRORS = error_responses(401, 422)
+SYNC_ERRORS = error_responses(400, 401, 403, 409, 422)
 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
@@ -121,13 +124,23 @@ async def reconnect_classy(
     return _read(runtime, view)
 
 
-@router.post("/classy/sync", response_model=IntegrationRead, status_code=202, responses=WRITE_ERRORS)
+@router.post("/classy/sync", response_model=SyncRequested, status_code=202, responses=SYNC_ERRORS)
 async def sync_classy(
-    admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
-) -> IntegrationRead:
-    """Start an incremental sync now (409 while one is running)."""
-    view = await lifecycle.request_manual_sync(session, life, account=admin.account, actor=_actor(admin))
-    return _read(runtime, view)
+    admin: AdminDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    life: LifecycleDep,
+    body: SyncRequestIn | None = None,
+) -> SyncRequested:
+    """Start a sync now: incremental unless the body asks for `reconcile` or `full` (409 while one runs)."""
+    mode = (body or SyncRequestIn()).mode
+    view = await lifecycle.request_manual_sync(
+        session, life, account=admin.account, actor=_actor(admin), mode=mode
+    )
+    read = _read(runtime, view)
+    row = view.integration
+    trigger = (row.sync_requested_trigger if row is not None else None) or "manual"
+    return SyncRequested.model_validate({**read.model_dump(), "trigger": trigger, "mode": mode})
 
 
 @router.get("/classy/sync-runs", response_model=SyncRunPage, responses=PAGE_ERRORS)

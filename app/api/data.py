@@ -27,6 +27,9 @@ Cursor = Annotated[str | None, Query(description="The next_cursor of the previou
 MAX_ID = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UpdatedSince = Annotated[datetime | None, Query(description="Only records updated at or after this time.")]
+IncludeDeleted = Annotated[
+    bool, Query(description="Also list records Classy no longer has (they carry a deleted_at).")
+]
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -53,6 +56,7 @@ async def list_contacts(
     cursor: Cursor = None,
     email: Annotated[str | None, Query(description="Exact email, case-insensitive.")] = None,
     updated_since: UpdatedSince = None,
+    include_deleted: IncludeDeleted = False,
 ) -> ContactPage:
     """Contacts of your account, oldest first."""
     contacts = await synced_data.list_contacts(
@@ -62,6 +66,7 @@ async def list_contacts(
         limit=limit,
         email=email,
         updated_since=_utc(updated_since),
+        include_deleted=include_deleted,
     )
     return ContactPage(
         items=[ContactOut.of(c) for c in contacts], next_cursor=_next_cursor([c.id for c in contacts], limit)
@@ -95,6 +100,7 @@ async def list_donations(
     ] = None,
     status: Annotated[str | None, Query(description="Classy status, e.g. success or refunded.")] = None,
     updated_since: UpdatedSince = None,
+    include_deleted: IncludeDeleted = False,
 ) -> DonationPage:
     """Donations (every Classy transaction, whatever its status) of your account, oldest first."""
     rows = await synced_data.list_donations(
@@ -105,6 +111,7 @@ async def list_donations(
         contact_id=contact_id,
         status=status,
         updated_since=_utc(updated_since),
+        include_deleted=include_deleted,
     )
     return DonationPage(
         items=[DonationOut.of(r.donation, r.campaign_name) for r in rows],

@@ -59,6 +59,9 @@ class ContactOut(BaseModel):
     email_opt_in: bool | None
     created_at: datetime
     updated_at: datetime
+    deleted_at: datetime | None = Field(
+        description="When every source of the contact left Classy; else null."
+    )
 
     @classmethod
     def of(cls, contact: Contact) -> ContactOut:
@@ -78,6 +81,7 @@ class ContactOut(BaseModel):
             email_opt_in=contact.email_opt_in,
             created_at=contact.classy_created_at or contact.created_at,
             updated_at=contact.classy_updated_at or contact.updated_at,
+            deleted_at=contact.deleted_at,
         )
 
 
@@ -102,6 +106,9 @@ class DonationOut(BaseModel):
     refunded_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    deleted_at: datetime | None = Field(
+        description="When a reconcile found the transaction gone from Classy."
+    )
 
     @classmethod
     def of(cls, donation: Donation, campaign_name: str | None) -> DonationOut:
@@ -124,6 +131,7 @@ class DonationOut(BaseModel):
             refunded_at=donation.refunded_at,
             created_at=donation.created_at,
             updated_at=donation.updated_at,
+            deleted_at=donation.deleted_at,
         )
 
 

@@ -193,6 +193,26 @@ class RejectedRead(BaseModel):
     reason: str
 
 
+SyncMode = Literal["incremental", "reconcile", "full"]
+
+
+class SyncRequestIn(BaseModel):
+    """`POST …/sync` body (optional): which kind of run to start."""
+
+    mode: SyncMode = Field(
+        default="incremental",
+        description="incremental (changes since the last sync), reconcile (also marks what Classy no "
+        "longer has and re-reads recent refunds) or full (the organization's whole history again).",
+    )
+
+
+class SyncRequested(IntegrationRead):
+    """The integration after a sync request, with the requested run's trigger and mode."""
+
+    trigger: str = Field(description="The trigger the run will carry: manual (or a pending lifecycle one).")
+    mode: SyncMode
+
+
 class SyncRunRead(BaseModel):
     """One sync run with its per-stream counts."""
 
@@ -200,6 +220,7 @@ class SyncRunRead(BaseModel):
 
     id: int
     trigger: str
+    mode: str = Field(description="incremental, reconcile or full.")
     status: str
     organization_id: int | None
     started_at: datetime

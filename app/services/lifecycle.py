@@ -291,6 +291,7 @@ async def disconnect(
     integration.disconnected_by_name = actor.name
     integration.disconnected_at = now
     integration.sync_requested_trigger = None
+    integration.sync_requested_mode = None
     integration.next_sync_at = None
     bump(integration)
     details = {"previous_status": previous, "organization_id": integration.organization_id}
@@ -301,9 +302,9 @@ async def disconnect(
 
 
 async def request_manual_sync(
-    session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor
+    session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor, mode: str = "incremental"
 ) -> IntegrationView:
-    """Ask for an incremental sync now; 409 when one is already running."""
+    """Ask for a sync in `mode` now (incremental, reconcile or full); 409 when one is already running."""
     integration = await lock_in_state(session, account=account, allowed=SYNCING_STATES, action="sync")
     now = utc_now()
     if await repo.is_sync_running(session, integration, now=now):
@@ -311,9 +312,10 @@ async def request_manual_sync(
             "A sync of this Classy integration is already running; wait for it to finish.",
             code="sync_running",
         )
-    request_sync(integration, "manual", now=now)
+    request_sync(integration, "manual", now=now, mode=mode)
     bump(integration)
-    await audit(session, integration, "sync_requested", actor, now=now, details={"sync_trigger": "manual"})
+    details = {"sync_trigger": "manual", "sync_mode": mode}
+    await audit(session, integration, "sync_requested", actor, now=now, details=details)
     await session.commit()
     life.sync.wake()
     return IntegrationView(integration)

@@ -69,13 +69,15 @@ def check_state(
     return integration
 
 
-def request_sync(integration: Integration, trigger: str, *, now: datetime) -> None:
-    """Ask the sync engine for a run now (it reads these two columns; the API then wakes it)."""
+def request_sync(integration: Integration, trigger: str, *, now: datetime, mode: str | None = None) -> None:
+    """Ask the sync engine for a run now (it reads these columns; the API then wakes it)."""
     # A lifecycle trigger (initial, reconnect, resume) names the run that follows it; a manual request
     # does not relabel a pending lifecycle run.
     pending = integration.sync_requested_trigger
     if not (pending in _STRONG_TRIGGERS and trigger not in _STRONG_TRIGGERS):
         integration.sync_requested_trigger = trigger
+    if mode is not None:  # a pending reconcile or full import is not lost to a later plain request
+        integration.sync_requested_mode = mode
     integration.next_sync_at = now
 
 
@@ -117,6 +119,7 @@ async def complete_connection(
     integration.last_error = None
     integration.consecutive_failures = 0
     integration.sync_requested_trigger = None
+    integration.sync_requested_mode = None
     request_sync(integration, trigger, now=now)
     details["sync_trigger"] = trigger
     return details

@@ -44,6 +44,7 @@ from app.sync.isolation import StreamsFailed, run_isolated, stream_error
 from app.sync.outage import DatabaseLost, outage_ends_every_stream
 from app.sync.page_guard import PageGuard
 from app.sync.prefetch import prefetch
+from app.sync.reconcile import RECONCILING_MODES, ReconcileHost, reconcile
 from app.sync.rejects import Rejects
 from app.sync.streams import STREAMS, Stream
 from app.sync.window import SORT, Batch, UnorderedPageError, WindowReader, read_null_block
@@ -89,6 +90,8 @@ class StreamCounts:
     read: str | None = None
     error: str | None = None
     rejected: int = 0
+    # What a reconcile found (Classy's total, ours, whether ids were walked, rows marked and unmarked).
+    reconcile: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         counts: dict[str, Any] = {
@@ -102,6 +105,8 @@ class StreamCounts:
             counts["read"] = self.read
         if self.error is not None:
             counts["error"] = self.error
+        if self.reconcile is not None:
+            counts["reconcile"] = self.reconcile
         return counts
 
 
@@ -118,8 +123,10 @@ class IntegrationSync:
         mode: str = "incremental",
     ) -> None:
         self.ctx = ctx
-        # incremental | reconcile | full: reconcile and full runs read fallback lists whole.
+        # incremental | reconcile | full: reconcile and full runs read fallback lists whole, then
+        # reconcile (reconcile.py); a full run reads every list from the beginning.
         self.mode = mode
+        self._full_read: set[str] = set()
         self.stop = stop or asyncio.Event()
         self.integration_id = integration.id
         self.account = integration.account
@@ -170,12 +177,28 @@ class IntegrationSync:
             rejects=self.rejects,
         )
         await self._merge_contacts()
+        if self.mode in RECONCILING_MODES:
+            for name, found in (await reconcile(self._reconcile_host(), STREAMS)).items():
+                self.counts[name].reconcile = found
 
     async def _commit_records(self, stream: Stream, records: list[dict[str, Any]]) -> None:
         await self._commit(stream, records, None)
 
     def _rejected(self, stream: Stream, count: int) -> None:
         self.counts[stream.name].rejected += count
+
+    def _reconcile_host(self) -> ReconcileHost:
+        return ReconcileHost(
+            self.ctx.sessionmaker,
+            self.client,
+            self.ctx.settings,
+            self.account,
+            self.organization_id,
+            request=self._unless_stopped,
+            commit=self._commit_records,
+            guard=self._record_progress,
+            merge_contacts=self._merge_contacts,
+        )
 
     async def _sync_stream(self, stream: Stream) -> None:
         """Finish a read left in progress, then read the list once more up to this run's start.
@@ -184,8 +207,9 @@ class IntegrationSync:
         stamped with it). A read refused because the list ignores our query falls back (fallback.py).
         """
         cp = await self._load_checkpoint(stream)
+        floor = None if self.mode == "full" else cp.history_floor  # a full run: the whole history
         if cp.fallback is None and stream.nullable_updated_at:
-            await self._read_nulls(stream, cp.history_floor)
+            await self._read_nulls(stream, floor)
         while True:
             resumed = cp.in_progress
             if not resumed:
@@ -196,12 +220,14 @@ class IntegrationSync:
                     lookback=timedelta(seconds=self.ctx.settings.sync_lookback_seconds),
                     now=utc_now(),
                 )
+                cp = self._full_history(stream, cp)
+            self._note_full_read(stream, cp)
             self.counts[stream.name].read = cp.read
             try:
                 async for batch in prefetch(self._reader(stream, cp)):
                     records = batch.records
                     if cp.read != INCREMENTAL:  # no date filter: drop what a reconnection excludes
-                        records = fallback.after_floor(records, cp.history_floor)
+                        records = fallback.after_floor(records, floor)
                     await self._commit(stream, records, batch)
                     cp = batch.checkpoint
             except UnorderedPageError as exc:
@@ -215,6 +241,18 @@ class IntegrationSync:
             await self._save_checkpoint(stream, cp)
             if not resumed or caught_up:
                 return
+
+    def _full_history(self, stream: Stream, cp: Checkpoint) -> Checkpoint:
+        """In a full run, the first window read of a list starts at the beginning, whatever the history
+        floor and the completed cursor say (upserts: nothing doubled). It ends where an incremental one
+        would, so incremental runs continue from there."""
+        if self.mode != "full" or stream.name in self._full_read or cp.read != INCREMENTAL:
+            return cp
+        return replace(cp, window_start=fallback.EPOCH)
+
+    def _note_full_read(self, stream: Stream, cp: Checkpoint) -> None:
+        if cp.read == INCREMENTAL and cp.window_start is not None and cp.window_start <= fallback.EPOCH:
+            self._full_read.add(stream.name)  # this run reads (or resumes a read of) the whole history
 
     def _reader(self, stream: Stream, cp: Checkpoint) -> AsyncIterator[Batch]:
         if cp.read == INCREMENTAL:

@@ -30,6 +30,7 @@ from app.sync.engine import IntegrationSync, SyncStopped
 from app.sync.heartbeat import Heartbeat
 from app.sync.isolation import StreamsFailed
 from app.sync.outage import DATABASE_LOST, retry_through_outage
+from app.sync.reconcile import RECONCILING_MODES, reconcile_due_at, run_mode
 from app.sync.scheduler import SyncScheduler
 from app.sync.sweeper import OrphanSweeper
 from app.sync.unloadable import load_failure_sentence, record_unloadable
@@ -67,6 +68,7 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             await sync_state.release_lease(session, integration_id=integration_id, worker=ctx.worker)
         return "skipped"
     trigger = integration.sync_requested_trigger or "scheduled"
+    mode = run_mode(integration, trigger, ctx.settings, now=utc_now())
     async with ctx.sessionmaker() as session, session.begin():
         run = await sync_state.start_run(
             session,
@@ -74,9 +76,10 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             organization_id=integration.organization_id,
             trigger=trigger,
             worker=ctx.worker,
+            mode=mode,
         )
     stop = ctx.stop_signals.arm(integration_id)
-    sync = IntegrationSync(ctx, integration, run.id, client, stop)
+    sync = IntegrationSync(ctx, integration, run.id, client, stop, mode=mode)
     lease = Heartbeat(ctx, integration_id, stop)
     heartbeat = asyncio.create_task(lease.run(), name=f"lease-heartbeat-{integration_id}")
     started = time.monotonic()
@@ -153,17 +156,23 @@ async def _finish(
         changed_meanwhile = current is not None and current.version != integration.version
         values: dict[str, object] = {}
         if status == "succeeded":
+            next_sync = now + timedelta(seconds=ctx.settings.sync_interval_seconds)
+            reconciled_at = now if sync.mode in RECONCILING_MODES else None
+            if reconciled_at is not None:
+                values["last_reconciled_at"] = reconciled_at
+            due = reconcile_due_at(integration, ctx.settings, reconciled_at=reconciled_at)
             values = {
+                **values,
                 "last_synced_at": now,
                 "last_error": None,
                 "consecutive_failures": 0,
                 "status": case((Integration.status == "error", "connected"), else_=Integration.status),
-                "next_sync_at": now
-                if changed_meanwhile
-                else now + timedelta(seconds=ctx.settings.sync_interval_seconds),
+                # The scheduled reconcile runs on its own clock when it comes before the next sync.
+                "next_sync_at": now if changed_meanwhile else min(next_sync, due or next_sync),
             }
             if not changed_meanwhile:
                 values["sync_requested_trigger"] = None
+                values["sync_requested_mode"] = None
         elif status == "failed":
             failures = integration.consecutive_failures + 1
             values = {

@@ -34,6 +34,8 @@ class _ClassyRecord:
     classy_updated_at: Mapped[OptionalTimestamp]
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     synced_at: Mapped[UpdatedAt]
+    # Set by a reconcile when Classy no longer returns the record; cleared when it reappears.
+    deleted_at: Mapped[OptionalTimestamp]
 
 
 class _Person:
@@ -116,6 +118,7 @@ class Donation(_Person, Base):
     items: Mapped[list[Any] | None] = mapped_column(JSONB)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     synced_at: Mapped[UpdatedAt]
+    deleted_at: Mapped[OptionalTimestamp]
 
 
 class Campaign(_ClassyRecord, Base):

@@ -50,6 +50,8 @@ class Contact(Base):
     classy_updated_at: Mapped[OptionalTimestamp]
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
+    # Set when every source of the contact (supporter, registration, purchase) is marked deleted.
+    deleted_at: Mapped[OptionalTimestamp]
 
 
 class ContactRefresh(Base):

@@ -94,6 +94,10 @@ class Integration(Base):
     last_error: Mapped[OptionalText]
     next_sync_at: Mapped[OptionalTimestamp]
     sync_requested_trigger: Mapped[OptionalText]
+    # The mode a requested run should use (manual `reconcile` or `full`); null means the usual one.
+    sync_requested_mode: Mapped[OptionalText]
+    # End of the last successful reconcile (or full) run: the next scheduled one is due after it.
+    last_reconciled_at: Mapped[OptionalTimestamp]
     # Reconnect to a different organization: that organization's cursors start here, not at the beginning.
     history_floor_at: Mapped[OptionalTimestamp]
     consecutive_failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -52,6 +52,10 @@ class SyncRun(Base):
     )
     organization_id: Mapped[OptionalClassyId]
     trigger: Mapped[str] = mapped_column(Text, nullable=False)
+    # incremental, reconcile (also marks what Classy no longer has) or full (the whole history again).
+    mode: Mapped[str] = mapped_column(
+        Text, nullable=False, default="incremental", server_default=text("'incremental'")
+    )
     status: Mapped[str] = mapped_column(Text, nullable=False, default="running")
     started_at: Mapped[CreatedAt]
     finished_at: Mapped[OptionalTimestamp]

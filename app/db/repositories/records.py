@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.classy_columns import ResourceMapping
+from app.db.repositories.deletions import contact_deletions_sql
 from app.db.repositories.donor_links import purchaser_stands_for_donor
 from app.db.repositories.nul import encode_json
 
@@ -83,9 +84,10 @@ old AS (
 written AS (
     INSERT INTO {mapping.table} (account, organization_id, {key}, {", ".join(columns)}, raw, synced_at)
     SELECT :account, :organization_id, k, {select_exprs}, r, now() FROM src
-    ON CONFLICT (account, {key}) DO UPDATE SET {updates}, synced_at = now()
+    ON CONFLICT (account, {key}) DO UPDATE SET {updates}, synced_at = now(), deleted_at = NULL
     WHERE {mapping.table}.raw IS DISTINCT FROM EXCLUDED.raw
        OR {mapping.table}.organization_id IS DISTINCT FROM EXCLUDED.organization_id
+       OR {mapping.table}.deleted_at IS NOT NULL
     RETURNING (xmax = 0) AS inserted, {key} AS key, {email} AS email_lower, {supporter} AS supporter_id
 ),
 changed AS (
@@ -107,6 +109,8 @@ async def upsert_page(
     safe_casts: bool = False,
 ) -> UpsertOutcome:
     """Insert new records, update changed ones, leave identical ones untouched; count each kind.
+
+    A row marked deleted (deletions.py) that Classy returns again is unmarked: it counts as updated.
 
     The people a changed record touches are queued in `contact_refresh` in the same statement, so they
     commit (or roll back) with the page; `merge_queued_contacts` merges them later in batches.
@@ -258,6 +262,9 @@ WHERE c.account = :account AND (
 )
 """
 
+# A contact whose every source is marked deleted is marked too (and unmarked when one comes back).
+_CONTACT_DELETIONS = contact_deletions_sql(_QUEUED_EMAILS, _QUEUED_SUPPORTERS)
+
 
 def is_bad_value_error(exc: BaseException) -> bool:
     """A Postgres data exception (SQLSTATE class 22: out-of-range date, numeric overflow, …)."""
@@ -298,6 +305,12 @@ async def merge_queued_contacts(session: AsyncSession, *, account: str) -> int:
     await session.execute(text(_TAKE_QUEUED[0]))
     await session.execute(text(_TAKE_QUEUED[1]))
     taken = await session.execute(text(_TAKE_QUEUED[2]), params)
-    for statement in (_MERGE_BY_EMAIL, _MERGE_SUPPORTERS_WITHOUT_EMAIL, _LINK_DONATIONS, _DELETE_ORPHANS):
+    for statement in (
+        _MERGE_BY_EMAIL,
+        _MERGE_SUPPORTERS_WITHOUT_EMAIL,
+        _LINK_DONATIONS,
+        _DELETE_ORPHANS,
+        _CONTACT_DELETIONS,
+    ):
         await session.execute(text(statement), params)
     return int(getattr(taken, "rowcount", 0) or 0)

@@ -181,12 +181,19 @@ def _state(position: Checkpoint) -> dict[str, Any]:
 
 
 async def start_run(
-    session: AsyncSession, *, integration_id: int, organization_id: int | None, trigger: str, worker: str
+    session: AsyncSession,
+    *,
+    integration_id: int,
+    organization_id: int | None,
+    trigger: str,
+    worker: str,
+    mode: str = "incremental",
 ) -> SyncRun:
     run = SyncRun(
         integration_id=integration_id,
         organization_id=organization_id,
         trigger=trigger,
+        mode=mode,
         status="running",
         streams={},
         worker=worker,

@@ -1,4 +1,7 @@
-"""Reads of synced contacts and donations for the API: tenant-scoped, keyset-paginated by id."""
+"""Reads of synced contacts and donations for the API: tenant-scoped, keyset-paginated by id.
+
+Lists leave out rows marked deleted unless asked (`include_deleted`); reads by id always find them.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +30,11 @@ async def list_contacts(
     limit: int,
     email: str | None = None,
     updated_since: datetime | None = None,
+    include_deleted: bool = False,
 ) -> Sequence[Contact]:
     query = select(Contact).where(Contact.account == account)
+    if not include_deleted:
+        query = query.where(Contact.deleted_at.is_(None))
     if email is not None:
         query = query.where(Contact.email_lower == email.strip().lower())
     if updated_since is not None:
@@ -61,8 +67,11 @@ async def list_donations(
     contact_id: int | None = None,
     status: str | None = None,
     updated_since: datetime | None = None,
+    include_deleted: bool = False,
 ) -> list[DonationRow]:
     query = _donations_query(account)
+    if not include_deleted:
+        query = query.where(Donation.deleted_at.is_(None))
     if contact_id is not None:
         query = query.where(Donation.contact_id == contact_id)
     if status is not None:

@@ -1,0 +1,185 @@
+"""Reconcile: what the incremental read cannot see (API.md section 5). Runs after a run's streams.
+
+Classy has no feed of deletions, and whether a refund moves a transaction's `updated_at` is not
+confirmed (CLASSY_API.md 7.1). So a `reconcile` (or `full`) run, once its streams are read:
+
+1. re-reads the transactions purchased or refunded in the last `RECONCILE_LOOKBACK_DAYS` (one filter per
+   request, as the reference only shows single filters; `purchased_at` is confirmed in the field, and a
+   Classy that refuses a `refunded_at` filter only costs that half). Unchanged ones are not written;
+2. for each list compares our live rows of the organization with Classy's `total` (one request with
+   `per_page=1`). After an incremental read our ids contain Classy's, so equal counts mean nothing was
+   deleted: nothing more is asked and nothing written;
+3. only where the counts differ, walks Classy's ids in order (`filter=id>last`, `sort=id:asc`,
+   100 a page: keyset, so records deleted or added during the walk cannot shift one out of sight) and
+   marks our rows in each walked range that Classy did not return; rows Classy returns again are
+   unmarked. (The reference declares `fields` on none of these lists, so the pages carry whole
+   records.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.classy import ClassyClient, Page
+from app.classy.errors import ClassyBadRequestError
+from app.classy.query import condition
+from app.db.base import utc_now
+from app.db.models import Integration
+from app.db.repositories import deletions
+from app.settings import Settings
+from app.sync.streams import Stream
+from app.sync.window import UnorderedPageError
+
+logger = logging.getLogger(__name__)
+
+MODES = ("incremental", "reconcile", "full")
+# Modes whose runs reconcile after reading their streams (`full` reads everything, so it reconciles too).
+RECONCILING_MODES = frozenset({"reconcile", "full"})
+WALK_PER_PAGE = 100  # Classy's largest page: the fewest requests per walk
+ID_SORT = "id:asc"
+
+
+def reconcile_due_at(
+    integration: Integration, settings: Settings, *, reconciled_at: datetime | None = None
+) -> datetime | None:
+    """When the integration's next scheduled reconcile is due: an interval after the last reconcile
+    (`reconciled_at` when one just ended), or after the connection before the first."""
+    since = reconciled_at or integration.last_reconciled_at or integration.connected_at
+    if since is None:
+        return None
+    return since + timedelta(seconds=settings.reconcile_interval_seconds)
+
+
+def run_mode(integration: Integration, trigger: str, settings: Settings, *, now: datetime) -> str:
+    """The mode of the run about to start: the requested one, else `reconcile` for a scheduled run
+    whose reconcile is due, else `incremental`."""
+    requested = integration.sync_requested_mode
+    if requested in MODES:
+        return requested
+    due = reconcile_due_at(integration, settings)
+    if trigger == "scheduled" and due is not None and due <= now:
+        return "reconcile"
+    return "incremental"
+
+
+@dataclass
+class ReconcileHost:
+    """What a reconcile borrows from its run: the run's session factory, Classy client and write path."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    client: ClassyClient
+    settings: Settings
+    account: str
+    organization_id: int
+    # Runs a Classy request unless the run is being stopped.
+    request: Callable[[Coroutine[Any, Any, Page]], Awaitable[Page]]
+    # Upserts records of a stream through the run's page path (counts, contacts, rejects).
+    commit: Callable[[Stream, list[dict[str, Any]]], Awaitable[None]]
+    # Renews the lease inside a write transaction; raises when the run must stop.
+    guard: Callable[[AsyncSession], Awaitable[None]]
+    # Merges the contacts queued so far (marks included).
+    merge_contacts: Callable[[], Awaitable[None]]
+
+
+async def reconcile(host: ReconcileHost, streams: tuple[Stream, ...]) -> dict[str, dict[str, Any]]:
+    """Re-read recent refunds, then find deletions stream by stream; returns what each stream did."""
+    results: dict[str, dict[str, Any]] = {}
+    for stream in streams:
+        if stream.resource == "transactions":
+            await _reread_recent_transactions(host, stream)
+    marked = False
+    for stream in streams:
+        results[stream.name] = await _reconcile_stream(host, stream)
+        marked = marked or bool(results[stream.name].get("deleted") or results[stream.name].get("restored"))
+    if marked:
+        await host.merge_contacts()  # contacts whose every source is now marked (or back)
+    return results
+
+
+async def _reread_recent_transactions(host: ReconcileHost, stream: Stream) -> None:
+    since = (utc_now() - timedelta(days=host.settings.reconcile_lookback_days)).replace(microsecond=0)
+    path = stream.path(host.organization_id)
+    for field in ("purchased_at", "refunded_at"):
+        page_number = 1
+        while True:
+            try:
+                page = await host.request(
+                    host.client.get_page(
+                        path,
+                        page=page_number,
+                        per_page=WALK_PER_PAGE,
+                        filter=condition(field, ">=", since),
+                        sort=ID_SORT,  # ids never move, so an update during the read shifts nothing
+                        with_=stream.with_,
+                    )
+                )
+            except ClassyBadRequestError:
+                if field == "purchased_at":
+                    raise
+                logger.warning("Classy refused a refunded_at filter; refunds are re-read by purchase date")
+                break
+            if page.data:
+                await host.commit(stream, page.data)
+            if page.is_last or page_number >= page.last_page:
+                break
+            page_number += 1
+
+
+async def _reconcile_stream(host: ReconcileHost, stream: Stream) -> dict[str, Any]:
+    path = stream.path(host.organization_id)
+    first = await host.request(host.client.get_page(path, page=1, per_page=1))
+    async with host.sessionmaker() as session:
+        ours = await deletions.live_count(
+            session, stream.mapping, account=host.account, organization_id=host.organization_id
+        )
+    result: dict[str, Any] = {"classy_total": first.total, "ours": ours, "walked": False}
+    if ours == first.total:
+        return result
+    result.update(walked=True, deleted=0, restored=0)
+    last = 0
+    while True:
+        page = await host.request(
+            host.client.get_page(
+                path, page=1, per_page=WALK_PER_PAGE, filter=condition("id", ">", last), sort=ID_SORT
+            )
+        )
+        ids = _ordered_ids(page.data, after=last)
+        at_end = page.is_last or not ids
+        async with host.sessionmaker() as session, session.begin():
+            await host.guard(session)
+            outcome = await deletions.mark_walked_ids(
+                session,
+                stream.mapping,
+                account=host.account,
+                organization_id=host.organization_id,
+                low=last,
+                high=None if at_end else ids[-1],
+                ids=ids,
+            )
+        result["deleted"] += outcome.deleted
+        result["restored"] += outcome.restored
+        if at_end:
+            return result
+        last = ids[-1]
+
+
+def _ordered_ids(records: list[dict[str, Any]], *, after: int) -> list[int]:
+    """The page's ids, checked to be above `after` and ascending: a server that ignored the filter or
+    the sort would otherwise make us mark records that exist."""
+    ids: list[int] = []
+    for record in records:
+        value = record.get("id")
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue  # a record Classy cannot identify is not one of our rows either
+        if value <= (ids[-1] if ids else after):
+            raise UnorderedPageError(
+                "Classy answered an id walk with a page that is not sorted by id above the last one."
+            )
+        ids.append(value)
+    return ids
