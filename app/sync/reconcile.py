@@ -93,12 +93,10 @@ async def reconcile(host: ReconcileHost, streams: tuple[Stream, ...]) -> dict[st
     for stream in streams:
         if stream.resource == "transactions":
             await _reread_recent_transactions(host, stream)
-    marked = False
     for stream in streams:
         results[stream.name] = await _reconcile_stream(host, stream)
-        marked = marked or bool(results[stream.name].get("deleted") or results[stream.name].get("restored"))
-    if marked:
-        await host.merge_contacts()  # contacts whose every source is now marked (or back)
+    # Contacts whose every source is now marked (or one is back), and people the re-read queued.
+    await host.merge_contacts()
     return results
 
 

@@ -315,6 +315,7 @@
   }
 
   function classyPage() {
+    const isAdmin = (claimsOf(currentToken()) || {}).role === "admin";
     let integration = null;
     let runs = [];
     let runsLimit = 10;
@@ -420,6 +421,10 @@
       show($("btn-resume"), status === "paused");
       show($("btn-sync"), status === "connected" || status === "error");
       $("btn-sync").disabled = it.sync_running;
+      for (const id of ["btn-reconcile", "btn-full"]) {
+        show($(id), isAdmin && (status === "connected" || status === "error"));
+        $(id).disabled = it.sync_running;
+      }
       show(
         $("btn-disconnect"),
         ["connected", "paused", "error", "awaiting_credentials", "awaiting_authorization"].includes(status),
@@ -468,6 +473,12 @@
           ),
         );
       }
+      for (const [name, counts] of orderedStreams(streams)) {
+        const found = counts && counts.reconcile;
+        if (!found || !(found.deleted || found.restored)) continue;
+        const label = STREAM_LABELS[name] || humanize(name);
+        parts.push(el("span", { class: "stream-count" }, `${label}: ${fmtNum(found.deleted || 0)} deleted in Classy, ${fmtNum(found.restored || 0)} back`));
+      }
       return parts;
     }
 
@@ -510,7 +521,7 @@
             "tr",
             { "data-status": run.status },
             el("td", {}, timeNode(run.started_at)),
-            el("td", {}, humanize(run.trigger)),
+            el("td", {}, run.mode && run.mode !== "incremental" ? `${humanize(run.trigger)} · ${run.mode}` : humanize(run.trigger)),
             el("td", {}, el("span", { class: `pill pill-${run.status}` }, humanize(run.status))),
             el("td", {}, fmtDuration(run.started_at, run.finished_at)),
             el("td", { class: "num" }, fmtNum(totalFetched(run.streams))),
@@ -631,10 +642,10 @@
       schedule();
     }
 
-    async function lifecycle(button, method, path, message) {
+    async function lifecycle(button, method, path, message, body) {
       button.disabled = true;
       try {
-        integration = await api(method, path);
+        integration = await api(method, path, body);
         render();
         flash(message, "success");
         await Promise.all([refreshRuns(), refreshEvents()]);
@@ -734,6 +745,21 @@
     $("btn-sync").addEventListener("click", (e) =>
       lifecycle(e.currentTarget, "POST", `${APP}/sync`, "A sync has started."),
     );
+    // Admin-only runs of another mode (API.md section 5), each confirmed first.
+    $("btn-reconcile").addEventListener("click", (e) => {
+      const ok = window.confirm(
+        "Reconcile now? Besides the usual changes, this looks for records deleted in Classy (marking them " +
+          "deleted here) and re-reads recent refunds.",
+      );
+      if (ok) lifecycle(e.currentTarget, "POST", `${APP}/sync`, "A reconcile has started.", { mode: "reconcile" });
+    });
+    $("btn-full").addEventListener("click", (e) => {
+      const ok = window.confirm(
+        "Import the organization's full history? Every record is read again (nothing is doubled); on a large " +
+          "organization this takes a while.",
+      );
+      if (ok) lifecycle(e.currentTarget, "POST", `${APP}/sync`, "A full import has started.", { mode: "full" });
+    });
     $("btn-disconnect").addEventListener("click", (e) => {
       const ok = window.confirm(
         "Disconnect Classy? The stored credentials are erased and syncing stops. Synced data stays.",
@@ -800,15 +826,20 @@
     let email = "";
     let contact = null;
 
+    const includeDeleted = () => ($("include-deleted").checked ? "true" : null);
+    const deletedMark = (row) =>
+      row.deleted_at ? [" ", el("span", { class: "pill pill-other", title: `Deleted in Classy ${fmtTime(row.deleted_at)}` }, "deleted")] : [];
+
     const contacts = pager("contacts", async (cursor) => {
-      const page = await api("GET", `${API}/contacts${query({ limit: PAGE_SIZE, cursor, email })}`);
+      const include_deleted = includeDeleted();
+      const page = await api("GET", `${API}/contacts${query({ limit: PAGE_SIZE, cursor, email, include_deleted })}`);
       $("contacts-body").replaceChildren(
         ...page.items.map((c) => {
           const name = [c.first_name, c.last_name].filter(Boolean).join(" ") || "—";
           return el(
             "tr",
             {},
-            el("td", {}, name),
+            el("td", {}, name, ...deletedMark(c)),
             el("td", {}, c.email || "—"),
             el("td", {}, c.phone || "—"),
             el("td", {}, c.city || "—"),
@@ -840,7 +871,7 @@
       const status = $("donation-status").value;
       const page = await api(
         "GET",
-        `${API}/donations${query({ limit: PAGE_SIZE, cursor, status, contact_id: contact && contact.id })}`,
+        `${API}/donations${query({ limit: PAGE_SIZE, cursor, status, contact_id: contact && contact.id, include_deleted: includeDeleted() })}`,
       );
       $("donations-body").replaceChildren(
         ...page.items.map((d) =>
@@ -849,7 +880,7 @@
             {},
             el("td", {}, timeNode(d.purchased_at || d.created_at)),
             el("td", { class: "num" }, d.amount === null ? "—" : `${d.amount} ${d.currency || ""}`.trim()),
-            el("td", {}, el("span", { class: `pill pill-${d.status === "success" ? "succeeded" : "other"}` }, d.status || "—")),
+            el("td", {}, el("span", { class: `pill pill-${d.status === "success" ? "succeeded" : "other"}` }, d.status || "—"), ...deletedMark(d)),
             el("td", {}, d.campaign_name || (d.classy_campaign_id ? `#${d.classy_campaign_id}` : "—")),
             el("td", {}, d.frequency || "—"),
             el("td", {}, String(d.classy_transaction_id)),
@@ -880,6 +911,7 @@
       contacts.reset();
     });
     $("donation-status").addEventListener("change", () => donations.reset());
+    $("include-deleted").addEventListener("change", () => Promise.all([contacts.reset(), donations.reset()]));
     $("donations-all").addEventListener("click", () => {
       contact = null;
       $("donations-title").textContent = "Donations";
