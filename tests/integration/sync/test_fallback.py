@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -13,8 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.db.models import Registration, Supporter, SyncCursor
-from app.sync import fallback, runner
-from app.sync.engine import IntegrationSync
+from app.sync import fallback
 from sandbox.server import SandboxHandle
 from sandbox.store import SandboxStore
 from tests.integration.sync.helpers import (
@@ -38,8 +36,10 @@ def _store(sandbox: SandboxHandle) -> SandboxStore:
     return sandbox.store
 
 
-async def _sync(client: httpx.AsyncClient, after: dict[str, Any]) -> dict[str, Any]:
-    response = await client.post("/api/v1/apps/classy/sync", headers=ADMIN)
+async def _sync(
+    client: httpx.AsyncClient, after: dict[str, Any], mode: str = "incremental"
+) -> dict[str, Any]:
+    response = await client.post("/api/v1/apps/classy/sync", headers=ADMIN, json={"mode": mode})
     assert response.status_code == 202, response.text
     return await wait_for_run(client, after_id=after["id"])
 
@@ -134,8 +134,7 @@ async def test_a_list_ignoring_sort_reads_new_records_by_id_and_updates_by_recon
         assert (await _raw(session, "supporters", old_id)).get("nickname") != "Updated"
 
         # A reconcile run reads the list whole: the update arrives.
-        monkeypatch.setattr(runner, "IntegrationSync", functools.partial(IntegrationSync, mode="reconcile"))
-        third = await _sync(client, second)
+        third = await _sync(client, second, mode="reconcile")
         assert third["status"] == "succeeded", third
         assert _reads(third)["supporters"] == "whole"
         assert (await _raw(session, "supporters", old_id)).get("nickname") == "Updated"
