@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from app.api.deps import AdminDep, LifecycleDep, PrincipalDep, RuntimeDep, SessionDep
 from app.api.schemas import (
@@ -130,7 +130,7 @@ async def sync_classy(
     session: SessionDep,
     runtime: RuntimeDep,
     life: LifecycleDep,
-    body: SyncRequestIn | None = None,
+    body: Annotated[SyncRequestIn | None, Body(examples=[{"mode": "reconcile"}])] = None,
 ) -> SyncRequested:
     """Start a sync now: incremental unless the body asks for `reconcile` or `full` (409 while one runs)."""
     mode = (body or SyncRequestIn()).mode

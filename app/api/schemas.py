@@ -199,6 +199,8 @@ SyncMode = Literal["incremental", "reconcile", "full"]
 class SyncRequestIn(BaseModel):
     """`POST …/sync` body (optional): which kind of run to start."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{"mode": "reconcile"}, {"mode": "full"}]})
+
     mode: SyncMode = Field(
         default="incremental",
         description="incremental (changes since the last sync), reconcile (also marks what Classy no "
