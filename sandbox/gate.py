@@ -44,7 +44,7 @@ async def gate(app: ASGIApp, store: SandboxStore, scope: Scope, receive: Receive
     status = {"code": 0}
     with store.lock:
         latency, rule = store.faults.pick(scope["path"])
-        switch = store.hostile.take() if scope["path"].startswith("/2.0/") else None
+        switch = store.hostile.take(scope["path"])
     if switch is not None:
         ctx["fault"] = f"hostile:{switch.kind}"
         _log(store, scope, ctx, await hostile_answer(switch, send), started)

@@ -6,7 +6,8 @@ Switches (control API, ``/_sandbox/hostile``):
   says 1, or (``echo``) the page asked for, as a server that ignores the parameter silently would.
 - ``{"kind": "headers", "status": 429, "headers": {"Retry-After": "inf"}, "count": n}``: the next n data
   requests (all, without ``count``) answer ``status`` with exactly these headers (values are sent as
-  given: ``inf``, ``NaN``, ``1e400``) and a 429-style body.
+  given: ``inf``, ``NaN``, ``1e400``) and a 429-style body. ``"path_prefix"`` (default ``/2.0/``, also
+  for ``huge``) limits a switch to some paths, e.g. ``/2.0/supporters/`` with status 403.
 - ``{"kind": "huge", "bytes": n, "chunked": bool, "count": n}``: 200 with a JSON body of about n bytes,
   announced by ``Content-Length`` or (``chunked``) streamed without one.
 
@@ -65,6 +66,7 @@ class Switch:
     bytes: int = 0
     chunked: bool = False
     count: int | None = None
+    path_prefix: str = "/2.0/"
 
 
 @dataclass
@@ -85,10 +87,10 @@ class Hostile:
                 return 1, asked if s.echo else 1
         return asked, asked
 
-    def take(self) -> Switch | None:
+    def take(self, path: str) -> Switch | None:
         """The switch that answers this data request instead of the API, if any (counts it down)."""
         for s in self.switches:
-            if s.kind in ("headers", "huge"):
+            if s.kind in ("headers", "huge") and path.startswith(s.path_prefix):
                 if s.count is not None:
                     s.count -= 1
                     if s.count <= 0:

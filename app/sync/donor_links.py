@@ -38,14 +38,17 @@ async def link_donors(
     client: ClassyClient,
     *,
     account: str,
+    organization_id: int,
     since: datetime,
     commit: Commit,
     rejects: Rejects,
 ) -> int:
     """Read the unseen supporters, store them, link what Classy has not; returns how many were read."""
     async with ctx.sessionmaker() as session:
-        ids = await repo.unseen_supporters(session, account=account, since=since, limit=MAX_PER_RUN)
-    found = 0
+        ids = await repo.unseen_supporters(
+            session, account=account, organization_id=organization_id, since=since, limit=MAX_PER_RUN
+        )
+    found = not_in_classy = 0
     gate = asyncio.Semaphore(CONCURRENCY)
     refused: list[int] = []
 
@@ -73,13 +76,13 @@ async def link_donors(
             found += len(good)
         async with ctx.sessionmaker() as session, session.begin():
             await repo.mark_missing(session, account=account, ids=missing)
-        if refused:
-            logger.warning(
-                "Classy refused to show %d supporter(s) by id; their gifts stay unlinked", len(refused)
-            )
-            break
+        not_in_classy += len(missing)
     async with ctx.sessionmaker() as session, session.begin():
         await repo.link_by_purchaser(session, account=account)
+    if refused:
+        logger.warning(
+            "Classy refused to show %d supporter(s) by id; their gifts stay unlinked", len(refused)
+        )
     if ids:
-        logger.info("read %d supporter(s) named by gifts by id; %d not in Classy", len(ids), len(ids) - found)
+        logger.info("asked Classy for %d supporter(s) named by gifts; %d not there", len(ids), not_in_classy)
     return found

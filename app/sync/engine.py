@@ -172,6 +172,7 @@ class IntegrationSync:
             self.ctx,
             self.client,
             account=self.account,
+            organization_id=self.organization_id,
             since=self.started_at,
             commit=self._commit_records,
             rejects=self.rejects,
@@ -186,6 +187,7 @@ class IntegrationSync:
 
     def _rejected(self, stream: Stream, count: int) -> None:
         self.counts[stream.name].rejected += count
+        SYNC_RECORDS.labels(stream.name, "rejected").inc(count)
 
     def _reconcile_host(self) -> ReconcileHost:
         return ReconcileHost(

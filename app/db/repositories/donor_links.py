@@ -27,10 +27,12 @@ def purchaser_stands_for_donor(alias: str) -> str:
 _UNSEEN = text("""
 SELECT x.id FROM (
     SELECT DISTINCT d.classy_supporter_id AS id FROM donation d
-    WHERE d.account = :account AND d.contact_id IS NULL AND d.classy_supporter_id IS NOT NULL
+    WHERE d.account = :account AND d.organization_id = :organization_id
+      AND d.contact_id IS NULL AND d.classy_supporter_id IS NOT NULL
     UNION
     SELECT DISTINCT r.supporter_id FROM registration r
-    WHERE r.account = :account AND r.supporter_id IS NOT NULL AND r.synced_at >= :since
+    WHERE r.account = :account AND r.organization_id = :organization_id
+      AND r.supporter_id IS NOT NULL AND r.synced_at >= :since
 ) x
 WHERE NOT EXISTS (SELECT 1 FROM supporter s WHERE s.account = :account AND s.classy_id = x.id)
   AND NOT EXISTS (SELECT 1 FROM missing_supporter m WHERE m.account = :account AND m.classy_id = x.id)
@@ -39,10 +41,13 @@ LIMIT :limit
 """)
 
 
-async def unseen_supporters(session: AsyncSession, *, account: str, since: datetime, limit: int) -> list[int]:
-    """Supporter ids named by an unlinked donation, or by a registration written since `since`, that
-    we hold no record of and Classy has not already answered 404 for."""
-    result = await session.execute(_UNSEEN, {"account": account, "since": since, "limit": limit})
+async def unseen_supporters(
+    session: AsyncSession, *, account: str, organization_id: int, since: datetime, limit: int
+) -> list[int]:
+    """Supporter ids named by an unlinked donation of the organization, or by a registration of it
+    written since `since`, that we hold no record of and Classy has not already answered 404 for."""
+    params = {"account": account, "organization_id": organization_id, "since": since, "limit": limit}
+    result = await session.execute(_UNSEEN, params)
     return [int(row.id) for row in result]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -119,3 +120,30 @@ async def test_after_a_switch_a_new_gift_by_an_older_supporter_has_its_contact(
         assert _by_id_reads(sandbox, ghost) == 1 and _by_id_reads(sandbox, ghost_without_email) == 1
         for tid, contact_id in links.items():
             assert (await _donation(session, tid)).contact_id == contact_id
+
+
+async def test_a_supporter_classy_refuses_to_show_by_id_fails_nothing_and_is_linked_later(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    org_a, org_b = sandbox.organization_ids[:2]
+    store = sandbox.store
+    assert store is not None
+    control = httpx.Client(base_url=sandbox.control_url)
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org_a)
+        first = await wait_for_run(client)
+        await client.post("/api/v1/apps/classy/disconnect", headers=ADMIN)
+        donor = store.dump(org_b, "supporters")[6]
+        gift = store.create(org_b, "transactions", {"supporter_id": donor["id"]})["id"]
+        refusal = {"kind": "headers", "status": 403, "headers": {}, "path_prefix": "/2.0/supporters/"}
+        control.post("/hostile", json=refusal).raise_for_status()
+        await reconnect(client, sandbox, org_b)
+        run = await wait_for_run(client, after_id=first["id"])
+        assert run["status"] == "succeeded", (run["error"], run)
+        assert (await _donation(session, gift)).contact_id is None
+        control.delete("/hostile").raise_for_status()
+        assert (await client.post("/api/v1/apps/classy/sync", headers=ADMIN)).status_code == 202
+        second = await wait_for_run(client, after_id=run["id"])
+        assert second["status"] == "succeeded", second
+        contact = await _contact(session, (await _donation(session, gift)).contact_id)
+        assert contact.classy_supporter_id == donor["id"]
