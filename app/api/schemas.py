@@ -102,6 +102,10 @@ class IntegrationRead(BaseModel):
     disconnected_by_name: str | None
     disconnected_at: datetime | None
     last_synced_at: datetime | None
+    last_reconciled_at: datetime | None = Field(
+        default=None,
+        description="End of the last reconcile (or full) run; the next is due an interval later.",
+    )
     last_error: str | None
     next_sync_at: datetime | None
     sync_running: bool
@@ -143,6 +147,7 @@ _ROW_FIELDS = (
     "disconnected_by_name",
     "disconnected_at",
     "last_synced_at",
+    "last_reconciled_at",
     "last_error",
     "next_sync_at",
 )

@@ -94,7 +94,8 @@ async def reconcile(host: ReconcileHost, streams: tuple[Stream, ...]) -> dict[st
         if stream.resource == "transactions":
             await _reread_recent_transactions(host, stream)
     for stream in streams:
-        results[stream.name] = await _reconcile_stream(host, stream)
+        if stream.mapping.table in deletions.MARKED_TABLES:
+            results[stream.name] = await _reconcile_stream(host, stream)
     # Contacts whose every source is now marked (or one is back), and people the re-read queued.
     await host.merge_contacts()
     return results

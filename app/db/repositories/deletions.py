@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.repositories.classy_columns import ResourceMapping
 from app.db.repositories.donor_links import purchaser_stands_for_donor
 
+# The synced tables that carry `deleted_at` (API.md section 5 names their records); lists feeding other
+# tables are not reconciled.
+MARKED_TABLES = frozenset({"supporter", "registration", "donation", "campaign", "recurring_plan"})
+
 
 @dataclass(frozen=True)
 class MarkOutcome:

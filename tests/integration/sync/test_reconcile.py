@@ -271,7 +271,7 @@ async def test_scheduled_reconcile_runs_by_itself(
 
         await wait_until(marked, timeout=5)
         status = (await client.get("/api/v1/apps/classy", headers=ADMIN)).json()
-        assert status["next_sync_at"] is not None
+        assert status["next_sync_at"] is not None and status["last_reconciled_at"] is not None
 
 
 async def test_sync_mode_must_be_known(db: AsyncEngine, database_url: str, sandbox: SandboxHandle) -> None:
