@@ -32,9 +32,8 @@ from .errors import (
 )
 from .hostile import (
     MAX_RESPONSE_BYTES,
+    decode_with_non_finite_as_null,
     ignores_page_error,
-    non_finite_error,
-    non_finite_number,
     read_capped,
 )
 from .models import Organization
@@ -263,8 +262,8 @@ class ClassyClient:
                 body = _decode(content)
                 if response.is_success and body is not _NOT_JSON:
                     return body
-                if response.is_success and non_finite_number(content):
-                    raise non_finite_error(path)  # not retried: the same request brings the same
+                if response.is_success and (lenient := _decode_lenient(content, path)) is not _NOT_JSON:
+                    return lenient
                 error, hint = _retryable_failure(path, response.status_code, response.headers, body)
             attempt += 1
             if attempt > self._max_retries:
@@ -346,3 +345,13 @@ def _decode(content: bytes) -> Any:
         return orjson.loads(content)
     except orjson.JSONDecodeError:
         return _NOT_JSON
+
+
+def _decode_lenient(content: bytes, path: str) -> Any:
+    """A body the strict decoder refused only for non-finite numbers: those values read as null."""
+    try:
+        body = decode_with_non_finite_as_null(content)
+    except ValueError:
+        return _NOT_JSON
+    logger.warning("Classy answered %s with numbers that are not finite; those values are kept empty", path)
+    return body

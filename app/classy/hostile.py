@@ -2,8 +2,9 @@
 
 * A body larger than ``MAX_RESPONSE_BYTES`` (a page of 100 transactions with items is about 0.3 MB):
   the body is streamed and reading stops at the cap, whatever ``Content-Length`` claims.
-* Numbers JSON cannot hold as a float (``NaN``, ``Infinity``, ``1e400``): a money amount would be
-  wrong whichever way it is rounded, so the answer is refused rather than stored.
+* Numbers JSON cannot hold as a float (``NaN``, ``Infinity``, ``1e400``): no amount can be right for
+  them, so that one value is read as null (its column stays empty) and everything else of the record,
+  and of the page, is kept: one odd value never stops a sync (API.md section 4).
 * A list that ignores ``page`` (answers page 1 to every page): reading on would loop, or skip.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import httpx
 
@@ -21,10 +23,6 @@ MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 class ClassyResponseTooLargeError(ClassyServerError):
     """Classy's answer exceeded the cap; not retried (the same request would bring the same)."""
-
-
-class ClassyNonFiniteNumberError(ClassyServerError):
-    """Classy's answer held NaN, Infinity or a number beyond any float; not retried."""
 
 
 class ClassyIgnoresPageError(ClassyServerError):
@@ -57,41 +55,22 @@ def _too_large(path: str, cap: int) -> ClassyResponseTooLargeError:
     )
 
 
-class _NonFinite(ValueError):
-    pass
-
-
-def _finite(text: str) -> float:
+def _finite_or_none(text: str) -> float | None:
     value = float(text)
-    if not math.isfinite(value):
-        raise _NonFinite(text)
-    return value
+    return value if math.isfinite(value) else None
 
 
-def _refuse_constant(text: str) -> float:
-    raise _NonFinite(text)
+def _none(_: str) -> None:
+    return None
 
 
-def non_finite_number(content: bytes) -> bool:
-    """True when ``content`` is JSON but for numbers no float can hold (NaN, Infinity, 1e400).
+def decode_with_non_finite_as_null(content: bytes) -> Any:
+    """``content`` decoded with every number no float can hold (NaN, Infinity, 1e400) read as null.
 
-    Only called for a body the fast decoder refused, so its cost does not matter.
+    Only called for a body the fast decoder refused, so its cost does not matter; raises ValueError
+    when the body is not JSON even so.
     """
-    try:
-        json.loads(content, parse_float=_finite, parse_constant=_refuse_constant)
-    except _NonFinite:
-        return True
-    except ValueError:
-        return False
-    return False
-
-
-def non_finite_error(path: str) -> ClassyNonFiniteNumberError:
-    return ClassyNonFiniteNumberError(
-        f"Classy answered {path} with a number that is not finite (NaN, Infinity, or too large for any "
-        "amount, such as 1e400); the sync stopped rather than store a wrong amount. "
-        "It will try again later."
-    )
+    return json.loads(content, parse_float=_finite_or_none, parse_constant=_none)
 
 
 def ignores_page_error(path: str, asked: int, answered: int) -> ClassyIgnoresPageError:

@@ -6,7 +6,7 @@ import httpx
 import pytest
 import respx
 
-from app.classy.hostile import ClassyNonFiniteNumberError, ClassyResponseTooLargeError
+from app.classy.hostile import ClassyResponseTooLargeError
 
 from .conftest import API, TOKEN_URL, make_client, page_json, token_json
 
@@ -19,16 +19,22 @@ def _token(classy: respx.MockRouter) -> None:
 
 
 @pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"NaN", b"Infinity", b"-Infinity"])
-async def test_a_non_finite_amount_in_a_body_is_refused_with_a_sentence(
+async def test_a_non_finite_amount_in_a_body_is_read_as_null_and_the_rest_kept(
     classy: respx.MockRouter, number: bytes
 ) -> None:
     _token(classy)
-    body = b'{"current_page":1,"last_page":1,"data":[{"id":1,"donation_gross_amount":' + number + b"}]}"
+    body = (
+        b'{"current_page":1,"last_page":1,"data":[{"id":1,"donation_gross_amount":' + number + b","
+        b'"fees_amount":1.25,"billing_first_name":"Ann"},{"id":2,"donation_gross_amount":"10.00"}]}'
+    )
     route = classy.get(url__startswith=URL).respond(200, content=body)
     async with make_client() as client:
-        with pytest.raises(ClassyNonFiniteNumberError, match=r"not finite .* rather than store"):
-            await client.get_page(PATH)
-    assert route.call_count == 1  # not retried
+        page = await client.get_page(PATH)
+    assert route.call_count == 1  # not retried: nothing failed
+    assert page.data[0]["donation_gross_amount"] is None
+    assert page.data[0]["fees_amount"] == 1.25
+    assert page.data[0]["billing_first_name"] == "Ann"
+    assert page.data[1] == {"id": 2, "donation_gross_amount": "10.00"}
 
 
 async def test_a_body_over_the_cap_is_refused_while_streaming(classy: respx.MockRouter) -> None:
