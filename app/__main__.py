@@ -21,6 +21,8 @@ def _token(args: argparse.Namespace) -> int:
         role=args.role,
         name=args.name,
         ttl=timedelta(hours=args.hours),
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
     )
     print(token)
     return 0

@@ -11,12 +11,20 @@ class AppError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, detail: str, *, code: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:
             self.code = code
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 class NotAuthenticatedError(AppError):
@@ -42,6 +50,17 @@ class ConflictError(AppError):
 class UnprocessableError(AppError):
     status_code = 422
     code = "unprocessable"
+
+
+class TooManyRequestsError(AppError):
+    """The caller must wait `retry_after` seconds (sent as `Retry-After`) before trying again."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
 
 
 class UpstreamError(AppError):

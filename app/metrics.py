@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+import importlib.metadata
+import os
+
+from prometheus_client import Counter, Gauge, Histogram, Info
 
 HTTP_REQUESTS = Counter(
     "classy_sync_http_requests_total", "API requests served", ["method", "route", "status"]
@@ -24,3 +27,27 @@ SYNC_RUN_SECONDS = Histogram(
 )
 SYNC_RUNNING = Gauge("classy_sync_runs_in_progress", "Sync runs in progress in this process")
 SCHEDULER_TICKS = Counter("classy_sync_scheduler_ticks_total", "Scheduler loop iterations")
+
+# --- Operations (issue 13): latency, errors, pacing, freshness, build -------------------------------
+HTTP_LATENCY = Histogram(
+    "classy_sync_http_request_duration_seconds",
+    "Time to serve an HTTP request, to the end of its response",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+SYNC_OLDEST_SUCCESS_AGE = Gauge(
+    "classy_sync_oldest_successful_sync_age_seconds",
+    "Max over connected integrations of the seconds since its last successful sync (since it was "
+    "connected, if it never had one); 0 when none is connected. Alert when it exceeds a few intervals.",
+)
+INTEGRATIONS = Gauge("classy_sync_integrations", "Integrations by status (all accounts)", ["status"])
+BUILD_INFO = Info("classy_sync_build", "The running build: package version and source commit")
+
+
+def record_build_info() -> None:
+    """Version from the installed package; commit from `BUILD_COMMIT` (a Docker build argument)."""
+    try:
+        version = importlib.metadata.version("classy-sync")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    BUILD_INFO.info({"version": version, "commit": os.environ.get("BUILD_COMMIT", "unknown")})

@@ -1,7 +1,10 @@
 """Service configuration, read from the environment and `.env` (names fixed by API.md section 1).
 
-Outside `dev`/`demo` the service refuses to start without `JWT_SECRET` and `ENCRYPTION_KEYS`, because a
-made-up secret there would silently make every stored credential unreadable after a restart.
+With `APP_ENV=production` the service refuses to start on development defaults (API.md section 3,
+Operations): a `JWT_SECRET` shorter than 32 bytes can be cracked offline from one stolen token (and
+then any admin token forged), an unset `DATABASE_URL` would run a trust-auth embedded Postgres in the
+container's writable layer, and a missing or ambiguous `ENCRYPTION_KEYS` would make stored credentials
+unreadable or sealed under the wrong key. Each refusal is one sentence naming the variable.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_ENVIRONMENTS = frozenset({"dev", "demo", "test"})
+MIN_JWT_SECRET_BYTES = 32
 
 
 class ConfigurationError(RuntimeError):
@@ -45,6 +49,8 @@ class Settings(BaseSettings):
     )
     classy_rate_limit_per_minute: int = Field(default=1800, ge=1, alias="CLASSY_RATE_LIMIT_PER_MINUTE")
     jwt_secret: SecretStr | None = Field(default=None, alias="JWT_SECRET")
+    jwt_audience: str | None = Field(default=None, alias="JWT_AUDIENCE")
+    jwt_issuer: str | None = Field(default=None, alias="JWT_ISSUER")
     encryption_keys: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEYS")
     sync_interval_seconds: int = Field(default=900, ge=1, alias="SYNC_INTERVAL_SECONDS")
     scheduler_enabled: bool = Field(default=True, alias="SCHEDULER_ENABLED")
@@ -58,6 +64,8 @@ class Settings(BaseSettings):
     sync_lookback_seconds: int = Field(default=300, ge=0, alias="SYNC_LOOKBACK_SECONDS")
     api_statement_timeout_seconds: float = Field(default=5.0, gt=0, alias="API_STATEMENT_TIMEOUT_SECONDS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, alias="SHUTDOWN_GRACE_SECONDS")
 
     @field_validator("public_url", "classy_api_url", "classy_token_url", "classy_authorize_url")
     @classmethod
@@ -65,19 +73,12 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @model_validator(mode="after")
-    def _require_secrets_outside_dev(self) -> Settings:
+    def _refuse_development_defaults_in_production(self) -> Settings:
         if self.app_env in DEV_ENVIRONMENTS:
             return self
-        missing = [
-            name
-            for name, value in (("JWT_SECRET", self.jwt_secret), ("ENCRYPTION_KEYS", self.encryption_keys))
-            if value is None or not value.get_secret_value().strip()
-        ]
-        if missing:
-            raise ConfigurationError(
-                f"{' and '.join(missing)} must be set when APP_ENV={self.app_env}; "
-                "see .env.example for how to generate them."
-            )
+        problem = production_problem(self)
+        if problem:
+            raise ConfigurationError(problem)
         return self
 
     @property
@@ -106,6 +107,37 @@ class Settings(BaseSettings):
         return parse_key_ring(raw)
 
 
+def production_problem(settings: Settings) -> str | None:
+    """The first reason these settings must not run a production service, as one sentence, or None."""
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else ""
+    if not secret.strip():
+        return (
+            f"JWT_SECRET must be set when APP_ENV={settings.app_env}; "
+            "see .env.example for how to generate it."
+        )
+    if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        return (
+            f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long when APP_ENV={settings.app_env} "
+            "(a short secret can be cracked offline from one token)."
+        )
+    if not (settings.database_url or "").strip():
+        return (
+            f"DATABASE_URL must be set when APP_ENV={settings.app_env}; "
+            "the embedded Postgres is for development only."
+        )
+    keys = settings.encryption_keys.get_secret_value() if settings.encryption_keys else ""
+    if not keys.strip():
+        return (
+            f"ENCRYPTION_KEYS must be set when APP_ENV={settings.app_env}; "
+            "see .env.example for how to generate it."
+        )
+    try:
+        parse_key_ring(keys)
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
+
+
 def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
     """Parse `key_id:base64-32-bytes,...`, naming the entry that is wrong."""
     ring: list[tuple[str, bytes]] = []
@@ -120,6 +152,11 @@ def parse_key_ring(raw: str) -> list[tuple[str, bytes]]:
         if len(key) != 32:
             raise ConfigurationError(
                 f"ENCRYPTION_KEYS key '{key_id}' must decode to 32 bytes, not {len(key)}."
+            )
+        if any(known == key_id for known, _ in ring):
+            # Two keys under one id: decryption would pick one of them, silently the wrong one.
+            raise ConfigurationError(
+                f"ENCRYPTION_KEYS repeats the key id '{key_id}'; each id must be unique."
             )
         ring.append((key_id, key))
     if not ring:

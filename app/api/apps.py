@@ -21,6 +21,7 @@ from app.api.schemas import (
     SyncRunPage,
     error_responses,
 )
+from app.errors import TooManyRequestsError
 from app.runtime import Runtime
 from app.security.tokens import Principal
 from app.services import history, lifecycle
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/api/v1/apps", tags=["apps"])
 
 READ_ERRORS = error_responses(401)
 WRITE_ERRORS = error_responses(401, 403, 409)
-VERIFY_ERRORS = error_responses(400, 401, 403, 409, 422, 502)
+VERIFY_ERRORS = error_responses(400, 401, 403, 409, 422, 429, 502)
 PAGE_ERRORS = error_responses(401, 422)
 SYNC_ERRORS = error_responses(400, 401, 403, 409, 422)
 
@@ -49,6 +50,15 @@ def _read(runtime: Runtime, view: IntegrationView) -> IntegrationRead:
 
 def _actor(principal: Principal) -> Actor:
     return Actor(principal.sub, principal.name)
+
+
+def _throttle_credential_check(runtime: Runtime, account: str) -> None:
+    """429 when this account tried too many credentials lately (each try calls Classy's token endpoint)."""
+    wait = runtime.credential_attempts.try_acquire(account)
+    if wait is not None:
+        raise TooManyRequestsError(
+            f"Too many credential checks for this account; try again in {wait} seconds.", retry_after=wait
+        )
 
 
 def _form(body: CredentialsIn) -> CredentialsInput:
@@ -81,6 +91,7 @@ async def save_classy_credentials(
     body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Save: check the credentials with Classy, store them encrypted, connect (or return authorize_url)."""
+    _throttle_credential_check(runtime, admin.account)
     view = await lifecycle.save_credentials(
         session, life, account=admin.account, actor=_actor(admin), form=_form(body)
     )
@@ -118,6 +129,7 @@ async def reconnect_classy(
     body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Reconnect a disconnected integration with (re-checked) credentials."""
+    _throttle_credential_check(runtime, admin.account)
     view = await lifecycle.reconnect(
         session, life, account=admin.account, actor=_actor(admin), form=_form(body)
     )

@@ -56,7 +56,13 @@ def get_principal(
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise NotAuthenticatedError("A bearer token is required (Authorization: Bearer <token>).")
     try:
-        return verify_token(runtime.jwt_secret, credentials.credentials)
+        settings = runtime.settings
+        return verify_token(
+            runtime.jwt_secret,
+            credentials.credentials,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+        )
     except InvalidTokenError as exc:
         raise NotAuthenticatedError(str(exc), code="invalid_token") from exc
 

@@ -40,7 +40,7 @@ def _describe(error: dict[str, Any]) -> str:
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    headers = {**exc.headers, **({"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {})}
     return JSONResponse(
         _body(exc.detail, exc.code, **exc.extra), status_code=exc.status_code, headers=headers
     )

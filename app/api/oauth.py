@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from app.api.deps import LifecycleDep, RuntimeDep, SessionDep
 from app.api.schemas import error_responses
 from app.services import lifecycle, oauth
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["oauth"])
 
 # No length limit here: an over-long value must still end in a redirect (API.md), not a 422.
@@ -41,6 +43,10 @@ async def classy_callback(
         query = {"connected": "1"}
     except oauth.CallbackFailure as failure:
         query = {"error": failure.code}
+    except Exception:
+        # The browser must land back on the front-end whatever happened (API.md), never on a 500 page.
+        logger.exception("the OAuth callback failed unexpectedly")
+        query = {"error": "server_error"}
     # Always FRONTEND_URL from the configuration, never a target taken from the request.
     target = f"{runtime.settings.frontend_url}/apps/classy?{urlencode(query)}"
     return RedirectResponse(target, status_code=302, headers={"Cache-Control": "no-store"})

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api import apps, data, health, oauth
+from app.api import apps, data, docs, health, oauth
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(apps.router)
 api_router.include_router(oauth.router)
 api_router.include_router(data.router)
+api_router.include_router(docs.router)  # /docs from local assets, not in OpenAPI

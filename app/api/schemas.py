@@ -46,6 +46,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Not possible in the integration's current state",
         422: "Invalid input, or credentials/organization rejected by Classy",
+        429: "Too many credential checks for this account lately; wait Retry-After seconds",
         500: "Unexpected error (logged on our side)",
         502: "Classy could not be reached or failed",
     }

@@ -23,8 +23,10 @@ The limiter keeps no asyncio primitives, so it is safe to share across event loo
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections import deque
+import weakref
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 
 from .backoff import retry_after_seconds
@@ -94,6 +96,7 @@ class RateLimiter:
             delay = allowed_at - now
             if delay > 0:
                 self.waited_seconds += delay
+                _wait_stats.record(delay)
                 await self._sleep(delay)
             # A pause that began while we slept voids our slot: take a new one after it.
             if self._clock() >= self._pause_until:
@@ -171,7 +174,69 @@ def _int(text: str | None) -> int | None:
         return None
 
 
-_registry: dict[str, RateLimiter] = {}
+class WaitStats:
+    """Process-wide totals of pacing waits, for the metrics endpoint (this package knows no Prometheus)."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+        self.seconds = 0.0
+
+    def record(self, delay: float) -> None:
+        self.waits += 1
+        self.seconds += delay
+
+
+_wait_stats = WaitStats()
+
+
+def wait_stats() -> WaitStats:
+    return _wait_stats
+
+
+class LimiterRegistry:
+    """One limiter per ``client_id``, kept only while it is used, so the registry stays bounded.
+
+    A limiter lives as long as a client holds it (weak references) and, after that, among the
+    ``keep_recent`` most recently requested ones, so a client rebuilt a moment later (the next run,
+    a retried Save) still shares the pace and any pause of the previous one. A flood of made-up
+    ``client_id`` values (Saves with random credentials) therefore costs at most ``keep_recent``
+    limiters beyond those in use.
+    """
+
+    def __init__(self, keep_recent: int = 256) -> None:
+        self.keep_recent = keep_recent
+        self._live: weakref.WeakValueDictionary[str, RateLimiter] = weakref.WeakValueDictionary()
+        self._recent: OrderedDict[str, RateLimiter] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def peek(self, client_id: str) -> RateLimiter | None:
+        """The limiter of ``client_id`` if one is kept, without creating or refreshing it."""
+        return self._live.get(client_id)
+
+    def get(self, client_id: str, rpm: int) -> RateLimiter:
+        with self._lock:
+            limiter = self._live.get(client_id)
+            if limiter is None:
+                limiter = RateLimiter(rpm)
+                self._live[client_id] = limiter
+            elif limiter.requests_per_minute != rpm:
+                limiter.requests_per_minute = rpm
+                limiter.burst = max(1, min(limiter.burst, rpm // 2))
+            self._recent[client_id] = limiter
+            self._recent.move_to_end(client_id)
+            while len(self._recent) > self.keep_recent:
+                self._recent.popitem(last=False)
+            return limiter
+
+
+_registry = LimiterRegistry()
+
+
+def limiter_registry() -> LimiterRegistry:
+    return _registry
 
 
 def limiter_for(client_id: str, rpm: int = 1800) -> RateLimiter:
@@ -179,12 +244,6 @@ def limiter_for(client_id: str, rpm: int = 1800) -> RateLimiter:
 
     Classy counts per app, so all clients built with the same ``client_id`` in this process
     must draw from one budget. A later call with a different ``rpm`` (the configured rate changed)
-    gets the existing limiter, set to the new rate.
+    gets the existing limiter, set to the new rate. Unused limiters are evicted (``LimiterRegistry``).
     """
-    limiter = _registry.get(client_id)
-    if limiter is None:
-        limiter = _registry[client_id] = RateLimiter(rpm)
-    elif limiter.requests_per_minute != rpm:
-        limiter.requests_per_minute = rpm
-        limiter.burst = max(1, min(limiter.burst, rpm // 2))
-    return limiter
+    return _registry.get(client_id, rpm)

@@ -26,13 +26,15 @@ def create_engine(
 
     `statement_timeout` bounds every statement on the server (the API's pool: a request never waits
     long on a slow database); `connect_timeout` and `pool_timeout` bound waiting for a connection, so a
-    database that is away makes callers fail fast instead of hanging.
+    database that is away makes callers fail fast instead of hanging. `hide_parameters`: a statement's
+    parameters (a page of donor JSON) never appear in an error's message, so no traceback logs them.
     """
     server_settings = {"timezone": "UTC", "application_name": name}
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(max(1, int(statement_timeout * 1000)))
     return create_async_engine(
         normalize_database_url(url),
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -34,6 +34,9 @@ class Encryptor:
     def __init__(self, key_ring: list[tuple[str, bytes]]) -> None:
         if not key_ring:
             raise ValueError("at least one key is needed")
+        if len({key_id for key_id, _ in key_ring}) != len(key_ring):
+            # A repeated id would seal under one key and look up another: unreadable secrets later.
+            raise ValueError("every key id in the ring must be unique")
         self._current_id = key_ring[0][0]
         self._keys = {key_id: AESGCM(key) for key_id, key in key_ring}
 

@@ -8,6 +8,9 @@ from typing import Literal
 
 import jwt
 
+# Seconds of clock difference tolerated on `exp`, `iat` and `nbf` between the issuer and this service.
+CLOCK_LEEWAY_SECONDS = 30
+
 Role = Literal["admin", "member"]
 ROLES: tuple[Role, ...] = ("admin", "member")
 
@@ -38,8 +41,10 @@ def issue_token(
     role: Role,
     name: str | None = None,
     ttl: timedelta = timedelta(hours=12),
+    audience: str | None = None,
+    issuer: str | None = None,
 ) -> str:
-    """Sign a token for scripting and tests."""
+    """Sign a token for scripting and tests (with `aud`/`iss` when the service checks them)."""
     now = datetime.now(UTC)
     claims: dict[str, object] = {
         "sub": sub,
@@ -50,23 +55,43 @@ def issue_token(
     }
     if name:
         claims["name"] = name
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify_token(secret: str, token: str) -> Principal:
-    """Check signature, expiry and claims; raise `InvalidTokenError` with a sentence otherwise."""
+def verify_token(
+    secret: str, token: str, *, audience: str | None = None, issuer: str | None = None
+) -> Principal:
+    """Check signature (HS256 only: never `none`), expiry and claims; `aud`/`iss` when configured.
+
+    Raises `InvalidTokenError` with a sentence otherwise. Without `JWT_AUDIENCE` an audience added by
+    an identity provider is not checked (API.md defines none); with it, a token for another audience
+    is refused.
+    """
+    required = ["exp", "sub", "account", "role"]
+    required += ["aud"] if audience else []
+    required += ["iss"] if issuer else []
     try:
         claims = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            # An identity provider may add an audience; API.md does not define one, so it is not checked.
-            options={"require": ["exp", "sub", "account", "role"], "verify_aud": False},
+            audience=audience,
+            issuer=issuer,
+            leeway=CLOCK_LEEWAY_SECONDS,
+            options={"require": required, "verify_aud": audience is not None},
         )
     except jwt.ExpiredSignatureError as exc:
         raise InvalidTokenError("The bearer token has expired.") from exc
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidTokenError(f"The bearer token lacks the '{exc.claim}' claim.") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise InvalidTokenError("The bearer token is not meant for this service (audience).") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise InvalidTokenError("The bearer token was not issued by the expected issuer.") from exc
     except jwt.InvalidTokenError as exc:
         raise InvalidTokenError("The bearer token is not valid.") from exc
     role = claims.get("role")

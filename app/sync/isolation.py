@@ -13,6 +13,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from app.classy import ClassyError
+from app.logging import describe_exception
 from app.sync.window import UnorderedPageError
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,8 @@ def stream_error(stream: str, exc: BaseException) -> str:
         return exc.sentence
     if isinstance(exc, UnorderedPageError):
         return str(exc)
-    logger.error("sync stream crashed", exc_info=exc, extra={"stream": stream})
+    # Described without its message, which may quote the page's values (donor data).
+    logger.error("sync stream crashed", extra={"stream": stream, "error": describe_exception(exc)})
     return "the sync failed unexpectedly."
 
 

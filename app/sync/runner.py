@@ -20,6 +20,7 @@ from app.db.base import utc_now
 from app.db.models import Integration
 from app.db.outage import is_database_outage
 from app.db.repositories import sync_state
+from app.logging import bind_task_log_context, describe_exception
 from app.metrics import SYNC_RETRIES, SYNC_RUN_SECONDS, SYNC_RUNNING, SYNC_RUNS
 from app.security.crypto import Encryptor
 from app.settings import Settings
@@ -28,6 +29,7 @@ from app.sync.context import SyncContext
 from app.sync.durability import COMMITS_LOST, CommitsLost
 from app.sync.engine import IntegrationSync, SyncStopped
 from app.sync.heartbeat import Heartbeat
+from app.sync.housekeeping import Housekeeping
 from app.sync.isolation import StreamsFailed
 from app.sync.outage import DATABASE_LOST, retry_through_outage
 from app.sync.reconcile import RECONCILING_MODES, reconcile_due_at, run_mode
@@ -78,6 +80,7 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             worker=ctx.worker,
             mode=mode,
         )
+    bind_task_log_context(integration_id=integration_id, run_id=run.id)  # on every line of this run
     stop = ctx.stop_signals.arm(integration_id)
     sync = IntegrationSync(ctx, integration, run.id, client, stop, mode=mode)
     lease = Heartbeat(ctx, integration_id, stop)
@@ -109,7 +112,10 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             logger.warning("sync run lost the database", extra={"integration_id": integration_id})
             status, error = "failed", DATABASE_LOST
         else:
-            logger.exception("sync run crashed", extra={"integration_id": integration_id})
+            # Never the exception's message: a database error quotes the page's values (donor data).
+            logger.error(
+                "sync run crashed", extra={"integration_id": integration_id, "error": describe_exception(exc)}
+            )
             status, error = "failed", "The sync failed unexpectedly; it will be retried."
     finally:
         heartbeat.cancel()
@@ -205,9 +211,11 @@ def build_scheduler(
     )
 
     sweeper = OrphanSweeper(sessionmaker, interval=settings.sync_lease_seconds)
+    housekeeping = Housekeeping(sessionmaker)
 
     async def tick(scheduler: SyncScheduler) -> None:
         await sweeper.maybe_sweep()
+        await housekeeping.maybe_run()  # at most every few minutes; never raises
         free = settings.sync_concurrency - len(scheduler.running_jobs)
         if free <= 0 or scheduler.stopping:
             return

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from app.db.outage import is_database_outage
+from app.logging import describe_exception
 from app.metrics import SCHEDULER_TICKS
 
 logger = logging.getLogger(__name__)
@@ -70,8 +71,9 @@ class SyncScheduler:
 
         def done(finished: asyncio.Task[Any]) -> None:
             self.running_jobs.discard(finished)
-            if not finished.cancelled() and finished.exception() is not None:
-                logger.error("sync job failed", exc_info=finished.exception())
+            error = None if finished.cancelled() else finished.exception()
+            if error is not None:  # described without its message, which may quote donor data
+                logger.error("sync job failed", extra={"job": name, "error": describe_exception(error)})
             self.wake()
 
         task.add_done_callback(done)
@@ -100,20 +102,27 @@ class SyncScheduler:
             self._stopping.clear()
             self._task = asyncio.create_task(self._loop(), name="sync-scheduler")
 
-    async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop claiming work, let running jobs reach a page boundary, then cancel what is left."""
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop claiming work, let running jobs reach a page boundary, then cancel what is left.
+
+        Everything is bounded by one deadline (`grace_seconds`, plus at most a second for cancelled
+        jobs to record their state), so a stop fits in Docker's default 10 s stop timeout together
+        with the HTTP server's own graceful shutdown.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, grace_seconds)
+                await asyncio.wait_for(self._task, max(0.0, deadline - loop.time()))
             self._task = None
         if self.running_jobs:
-            _, pending = await asyncio.wait(self.running_jobs, timeout=grace_seconds)
+            _, pending = await asyncio.wait(self.running_jobs, timeout=max(0.0, deadline - loop.time()))
             for job in pending:
                 job.cancel()
             if pending:
-                await asyncio.wait(pending, timeout=2.0)
+                await asyncio.wait(pending, timeout=1.0)
 
     @property
     def stopping(self) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Credential
-from app.logging import register_secret
+from app.logging import forget_secrets, register_secret
 from app.security.crypto import Encryptor, Sealed
 
 
@@ -32,8 +32,16 @@ def _context(integration_id: int, field: str) -> bytes:
     return f"credential:{integration_id}:{field}".encode()
 
 
+def _owner(integration_id: int) -> str:
+    """Whose secrets these are, for the log redaction registry (dropped on disconnect)."""
+    return f"integration:{integration_id}"
+
+
 def _seal(encryptor: Encryptor, integration_id: int, field: str, value: str | None) -> Sealed | None:
-    return None if value is None else encryptor.seal(value, context=_context(integration_id, field))
+    if value is None:
+        return None
+    register_secret(value, owner=_owner(integration_id), name=field)  # replaces the previous one
+    return encryptor.seal(value, context=_context(integration_id, field))
 
 
 def _open(
@@ -42,7 +50,7 @@ def _open(
     if blob is None or key_id is None:
         return None
     value = encryptor.open(Sealed(key_id, blob), context=_context(integration_id, field))
-    register_secret(value)
+    register_secret(value, owner=_owner(integration_id), name=field)
     return value
 
 
@@ -131,6 +139,7 @@ async def load_credentials(
 async def erase_credentials(session: AsyncSession, integration_id: int) -> None:
     """Delete every stored secret and token of the integration (disconnect)."""
     await session.execute(delete(Credential).where(Credential.integration_id == integration_id))
+    forget_secrets(_owner(integration_id))
 
 
 async def reencrypt_all(session: AsyncSession, encryptor: Encryptor) -> int:

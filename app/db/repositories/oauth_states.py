@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,3 +64,15 @@ async def delete_pending_states(session: AsyncSession, integration_id: int) -> N
     await session.execute(
         delete(OAuthState).where(OAuthState.integration_id == integration_id, OAuthState.used_at.is_(None))
     )
+
+
+async def purge_states(session: AsyncSession, *, now: datetime, keep: timedelta = timedelta(hours=1)) -> int:
+    """Delete states used or expired more than `keep` ago; returns how many.
+
+    They are kept that long so a late or repeated callback still gets its precise error code.
+    """
+    cutoff = now - keep
+    result = await session.execute(
+        delete(OAuthState).where((OAuthState.used_at < cutoff) | (OAuthState.expires_at < cutoff))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -73,7 +73,7 @@ async def test_org_not_linked_to_the_app_is_rejected() -> None:
 @respx.mock
 async def test_the_check_uses_the_apps_limiter_at_the_configured_rate() -> None:
     """Save's check must not pin the app's shared limiter at Classy's default rate (it did once)."""
-    from app.classy.ratelimit import _registry, limiter_for
+    from app.classy.ratelimit import limiter_for, limiter_registry
 
     respx.post(TOKEN).respond(
         200, json={"access_token": "t0k3n-value", "expires_in": 3600, "token_type": "bearer"}
@@ -87,5 +87,6 @@ async def test_the_check_uses_the_apps_limiter_at_the_configured_rate() -> None:
         CLASSY_RATE_LIMIT_PER_MINUTE=12345,
     )
     await ClassyChecks(settings).verify_app(client_id="rate-app", client_secret="secret", organization_id=42)
-    assert _registry["rate-app"].requests_per_minute == 12345
+    kept = limiter_registry().peek("rate-app")
+    assert kept is not None and kept.requests_per_minute == 12345
     assert limiter_for("rate-app", 600).requests_per_minute == 600, "a changed setting takes effect"

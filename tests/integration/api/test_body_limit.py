@@ -1,0 +1,90 @@
+"""Request bodies over 1 MB are refused with a 413 while they are read, before anything parses them."""
+
+from __future__ import annotations
+
+import tracemalloc
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import bearer
+from tests.integration.sync.processes import ServiceProcess
+
+SAVE = "/api/v1/apps/classy/credentials"
+CHUNK = b"x" * 65_536
+MB = 1024 * 1024
+
+
+class CountingBody:
+    """A chunked request body (no Content-Length) that records how much of it was read."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.sent < self.total:
+            self.sent += len(CHUNK)
+            yield CHUNK
+
+
+def assert_413(response: httpx.Response) -> None:
+    assert response.status_code == 413, response.text
+    body = response.json()
+    assert set(body) == {"detail", "code"} and body["code"] == "request_too_large"
+    assert "larger than the 1048576 bytes" in body["detail"]
+
+
+async def test_a_declared_2mb_body_is_refused_before_reading_or_authenticating(
+    client: httpx.AsyncClient,
+) -> None:
+    body = CountingBody(2 * MB)
+    # No bearer token and not JSON: neither the 401 nor the 400 comes first, because nothing was read.
+    response = await client.put(SAVE, content=body, headers={"content-length": str(2 * MB)})
+    assert_413(response)
+    assert body.sent <= len(CHUNK), "the body was read although its length was declared too large"
+
+
+async def test_a_chunked_2mb_body_is_cut_off_at_the_cap(client: httpx.AsyncClient) -> None:
+    body = CountingBody(2 * MB)
+    response = await client.put(SAVE, content=body, headers=bearer())
+    assert_413(response)
+    assert body.sent <= MB + 2 * len(CHUNK), f"read {body.sent} bytes of a body over the cap"
+
+
+async def test_memory_stays_flat_whatever_the_size(client: httpx.AsyncClient) -> None:
+    """64 MB streamed at the service: refused after about 1 MB, so memory grows by far less than that."""
+    await client.get("/healthz")  # warm up the app's own one-time allocations
+    body = CountingBody(64 * MB)
+    tracemalloc.start()
+    try:
+        response = await client.put(SAVE, content=body, headers=bearer())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_413(response)
+    assert body.sent < 2 * MB
+    assert peak < 3 * MB, f"peak {peak / MB:.1f} MB while refusing a 64 MB body"
+
+
+async def test_bodies_under_the_cap_still_work(client: httpx.AsyncClient) -> None:
+    response = await client.put(SAVE, content=b"{" + b" " * (MB - 10) + b"}", headers=bearer())
+    assert response.status_code != 413
+    assert response.json()["code"] in ("validation_error", "conflict", "not_found"), response.text
+
+
+@pytest.mark.slow
+async def test_the_running_server_refuses_a_chunked_2mb_body(
+    db: AsyncEngine, database_url: str, tmp_path: Path
+) -> None:
+    """Against uvicorn over a real socket: a chunked body without Content-Length, then a declared one."""
+    with ServiceProcess(database_url, tmp_path, SCHEDULER_ENABLED="false") as service:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as http:
+            # (httpx sends the whole body before it reads the answer: the 413 is what is checked here.)
+            assert_413(await http.put(SAVE, content=CountingBody(2 * MB), headers=bearer()))
+            assert_413(await http.post("/api/v1/apps/classy/connect", content=b"{" * (2 * MB)))
+            # The service is still fine afterwards.
+            assert (await http.get("/healthz")).status_code == 200
