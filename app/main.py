@@ -13,8 +13,8 @@ from app import console
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.error_handlers import install_error_handlers
 from app.api.guards import RejectNulQueryMiddleware
-from app.api.openapi import TAGS, operation_id, service_version
 from app.api.observability import ObservedFastAPI
+from app.api.openapi import TAGS, operation_id, service_version
 from app.api.router import api_router
 from app.db.embedded import release_embedded
 from app.db.migrate import upgrade_to_head
