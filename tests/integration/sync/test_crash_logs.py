@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 
@@ -82,3 +83,6 @@ async def test_no_donor_value_in_the_logs_of_a_crashed_run(
     leaked = [email for email in emails if email in logs]
     assert not leaked, f"{len(leaked)} supporter emails reached the logs, e.g. {leaked[:3]}"
     assert "sqlstate=P0001" in logs, "the failure is still described: type, SQLSTATE, where"
+    # The run's lines say which integration and run they belong to, even where the code does not pass them.
+    crashed = [json.loads(line) for line in logs.splitlines() if "crashed" in line]
+    assert crashed and all(line["run_id"] == run["id"] and line["integration_id"] for line in crashed)
