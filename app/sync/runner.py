@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.classy import ClassyAuthError, ClassyError, ClassyOrganizationAccessError
 from app.db.base import utc_now
 from app.db.models import Integration
+from app.db.models import IntegrationStatus as S
 from app.db.outage import is_database_outage
 from app.db.repositories import sync_state
 from app.logging import bind_task_log_context, describe_exception
@@ -172,7 +173,7 @@ async def _finish(
                 "last_synced_at": now,
                 "last_error": None,
                 "consecutive_failures": 0,
-                "status": case((Integration.status == "error", "connected"), else_=Integration.status),
+                "status": case((Integration.status == S.ERROR, S.CONNECTED), else_=Integration.status),
                 # The scheduled reconcile runs on its own clock when it comes before the next sync.
                 "next_sync_at": now if changed_meanwhile else min(next_sync, due or next_sync),
             }
@@ -188,7 +189,7 @@ async def _finish(
             }
             if auth_failed:
                 values["status"] = case(
-                    (Integration.status.in_(sync_state.SYNCABLE_STATUSES), "error"), else_=Integration.status
+                    (Integration.status.in_(sync_state.SYNCABLE_STATUSES), S.ERROR), else_=Integration.status
                 )
         elif error and "shut down" in error:
             values = {"next_sync_at": now}

@@ -15,6 +15,7 @@ from sqlalchemy import case
 
 from app.db.base import utc_now
 from app.db.models import Integration
+from app.db.models import IntegrationStatus as S
 from app.db.outage import is_database_outage
 from app.db.repositories import sync_state
 from app.security.crypto import DecryptionError
@@ -58,6 +59,6 @@ async def record_unloadable(
             consecutive_failures=integration.consecutive_failures + 1,
             next_sync_at=now + retry_in,
             status=case(
-                (Integration.status.in_(sync_state.SYNCABLE_STATUSES), "error"), else_=Integration.status
+                (Integration.status.in_(sync_state.SYNCABLE_STATUSES), S.ERROR), else_=Integration.status
             ),
         )

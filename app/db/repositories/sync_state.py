@@ -18,11 +18,13 @@ INTERRUPTED = (
     "The worker running this sync stopped before it finished; the next run resumes from its checkpoint."
 )
 
+# The statuses spelled out from the enum (constants the planner sees, not parameters).
+_SYNCABLE_SQL = ", ".join(f"'{status.value}'" for status in SYNCABLE_STATUSES)
 _CLAIM = text(
-    """
+    f"""
 WITH due AS (
     SELECT id FROM integration
-    WHERE status IN ('connected', 'error')
+    WHERE status IN ({_SYNCABLE_SQL})
       AND coalesce(next_sync_at, '-infinity') <= now()
       AND (lease_expires_at IS NULL OR lease_expires_at < now())
     ORDER BY next_sync_at NULLS FIRST
