@@ -37,7 +37,7 @@ ID_SORT = "id:asc"
 SMALL_LIST = 1_000
 # How often a list in fallback is tried with the updated_at window again.
 RECHECK_AFTER = timedelta(hours=24)
-# A whole walk repeats until one pass agrees with the list's total, at most this many passes.
+# A whole walk repeats until a pass sees nothing shift under it, at most this many passes.
 MAX_WHOLE_PASSES = 3
 # Runs of these modes read every fallback list whole.
 WHOLE_READ_MODES = ("reconcile", "full")
