@@ -51,3 +51,14 @@ def record_build_info() -> None:
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     BUILD_INFO.info({"version": version, "commit": os.environ.get("BUILD_COMMIT", "unknown")})
+WEBHOOK_DELIVERIES = Counter(
+    "classy_sync_webhook_deliveries_total",
+    "Classy webhook deliveries by outcome: sync_requested, ignored (paused, disconnected, backing off), "
+    "duplicate, bad_signature, stale, unknown_endpoint, too_large",
+    ["outcome"],
+)
+WEBHOOK_TO_API_SECONDS = Histogram(
+    "classy_sync_webhook_to_api_seconds",
+    "Seconds from a webhook delivery to the end of the sync run that served it (the change is in the API)",
+    buckets=(0.5, 1, 2, 3, 5, 7.5, 10, 15, 30, 60, 300),
+)

@@ -106,6 +106,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await asyncio.to_thread(store.webhooks.close)
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

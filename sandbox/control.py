@@ -33,6 +33,14 @@ Auth
   "redirect_uris"}`` create or replace; ``POST /_sandbox/apps/{client_id}`` partial update (e.g. a new
   ``client_secret``; ``"revoke_tokens": true`` also revokes); ``DELETE /_sandbox/apps/{client_id}``
 
+Webhooks (Svix-style, see ``webhooks.py``): every create/update of a supporter, transaction or recurring
+plan is delivered, signed, to each endpoint of its organization, with bounded retries
+- ``POST   /_sandbox/webhooks`` ``{"url", "secret"?: "whsec_…", "organization_ids"?: [...]}`` → the endpoint
+  (with its ``secret``; a new one is made when none is given)
+- ``GET    /_sandbox/webhooks`` → ``{"endpoints": [...], "deliveries": [...]}`` (each attempt, newest last)
+- ``DELETE /_sandbox/webhooks/{id}``; ``DELETE /_sandbox/webhooks`` removes every endpoint
+- ``POST   /_sandbox/webhooks/{id}/messages`` ``{"type", "data"?}`` → sends one message of any type
+
 Traffic
 - ``POST /_sandbox/rate-limit`` ``{"requests_per_minute": n}`` (0 = unlimited; resets the windows)
 - ``POST /_sandbox/faults`` ``{"kind": "429"|"503"|"500"|"404"|"drop"|"reset"|"latency", "rate"?: p,
@@ -57,6 +65,7 @@ from sandbox.auth import AppReg
 from sandbox.schema import RESOURCES
 from sandbox.store import SandboxStore, StoreError
 from sandbox.traffic import FaultRule
+from sandbox.webhooks import new_secret
 
 router = APIRouter(prefix="/_sandbox")
 
@@ -87,6 +96,17 @@ class AppPatch(BaseModel):
 class QuirkIn(BaseModel):
     resource: str
     ignore: str | None = None
+
+
+class WebhookIn(BaseModel):
+    url: str
+    secret: str | None = None
+    organization_ids: list[int] | None = None
+
+
+class MessageIn(BaseModel):
+    type: str
+    data: dict[str, Any] = {}
 
 
 class ChurnIn(BaseModel):
@@ -368,3 +388,44 @@ async def clear_requests(request: Request) -> Response:
         store.rate.rejected = 0
         store.faults.injected = 0
     return _json({"ok": True})
+
+
+@router.post("/webhooks")
+async def add_webhook(request: Request, body: WebhookIn) -> Response:
+    """Register an endpoint; every later mutation of its organizations is delivered to it."""
+    endpoint = _store(request).webhooks.register(body.url, body.secret or new_secret(), body.organization_ids)
+    return _json({**endpoint.public(), "secret": endpoint.secret}, 201)
+
+
+@router.get("/webhooks")
+async def list_webhooks(request: Request) -> Response:
+    """Endpoints with their counters, and the delivery attempts (newest last)."""
+    hooks = _store(request).webhooks
+    with hooks.lock:
+        return _json(
+            {"endpoints": [e.public() for e in hooks.endpoints.values()], "deliveries": list(hooks.log)}
+        )
+
+
+@router.delete("/webhooks")
+async def clear_webhooks(request: Request) -> Response:
+    """Remove every endpoint."""
+    _store(request).webhooks.clear()
+    return _json({"ok": True})
+
+
+@router.delete("/webhooks/{endpoint_id}")
+async def delete_webhook(request: Request, endpoint_id: str) -> Response:
+    """Remove one endpoint."""
+    return _json({"deleted": _store(request).webhooks.remove(endpoint_id)})
+
+
+@router.post("/webhooks/{endpoint_id}/messages")
+async def send_message(request: Request, endpoint_id: str, body: MessageIn) -> Response:
+    """Send one message of any type to an endpoint (signed, retried like the others)."""
+    hooks = _store(request).webhooks
+    with hooks.lock:
+        endpoint = hooks.endpoints.get(endpoint_id)
+    if endpoint is None:
+        return _json({"error": "unknown webhook endpoint"}, 404)
+    return _json({"message_id": hooks.send(endpoint, body.type, body.data)}, 202)

@@ -1,4 +1,4 @@
-"""The sandbox's state: generated organizations and their records, plus auth and traffic state.
+"""The sandbox's state: generated organizations and their records, plus auth, traffic and webhooks.
 
 All access goes through ``SandboxStore.lock`` (an RLock) so tests may mutate the store from their own
 thread while the server thread serves it. Mutations stamp ``updated_at`` with the real UTC clock
@@ -19,6 +19,7 @@ from sandbox.hostile import Hostile
 from sandbox.schema import RESOURCES, TRANSACTION_ITEM
 from sandbox.timefmt import TimestampError, format_ts, now_epoch, parse_filter_ts
 from sandbox.traffic import Faults, RateLimiter, RequestLog
+from sandbox.webhooks import WebhookDispatcher
 
 ORG_BASE = 82364
 ORG_STEP = 1117
@@ -57,6 +58,7 @@ class SandboxStore:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.lock = threading.RLock()
+        self.webhooks = WebhookDispatcher()
         self.reset()
 
     def reset(self) -> None:
@@ -98,6 +100,7 @@ class SandboxStore:
             self.log = RequestLog()
             self.quirks: dict[str, str] = {}  # resource -> one of QUIRKS
             self.hostile = Hostile()
+            self.webhooks.clear()
 
     # -- reading ---------------------------------------------------------------------------
     def collection(self, org_id: int, resource: str) -> Collection | None:
@@ -158,6 +161,7 @@ class SandboxStore:
             items = changes.pop("items", None) if coll.item_fields is not None else None
             self._apply(coll, row, changes)
             coll.put(row, items)
+            self.webhooks.emit(org_id, resource, "updated", rid)
             return self.get(org_id, resource, rid)
 
     def _apply(self, coll: Collection, row: Row, changes: dict[str, Any]) -> None:
@@ -187,6 +191,7 @@ class SandboxStore:
             given = {k: v for k, v in fields.items() if k != "items"}
             self._apply(coll, row, given)
             coll.put(row, fields.get("items", items))
+            self.webhooks.emit(org_id, resource, "created", row["id"])
             return self.get(org_id, resource, row["id"]) or row
 
     def _generate(

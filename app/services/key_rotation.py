@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.db.repositories import webhooks
 from app.db.repositories.credentials import reencrypt_all
 from app.db.session import create_engine, create_sessionmaker
 from app.db.url import resolve_database_url
@@ -10,10 +11,11 @@ from app.settings import Settings
 
 
 async def rotate_all(settings: Settings) -> int:
-    """Open each credential with whichever key sealed it and seal it again with the first key."""
+    """Open each secret (credentials, webhook signing secrets) with the key that sealed it; seal it anew."""
     engine = create_engine(resolve_database_url(settings), pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            return await reencrypt_all(session, Encryptor(settings.encryption_key_ring()))
+            encryptor = Encryptor(settings.encryption_key_ring())
+            return await reencrypt_all(session, encryptor) + await webhooks.reencrypt_all(session, encryptor)
     finally:
         await engine.dispose()

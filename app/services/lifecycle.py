@@ -20,6 +20,7 @@ from app.db.base import utc_now
 from app.db.models import Integration, IntegrationStatus
 from app.db.repositories import integrations as repo
 from app.db.repositories import oauth_states
+from app.db.repositories import webhooks as webhooks_repo
 from app.db.repositories.credentials import erase_credentials, store_credentials
 from app.errors import AppError, ConflictError
 from app.security.crypto import Encryptor
@@ -278,13 +279,14 @@ async def resume(session: AsyncSession, life: Lifecycle, *, account: str, actor:
 async def disconnect(
     session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor
 ) -> IntegrationView:
-    """→ disconnected: secrets, tokens and pending logins erased; synced data kept (a running sync stops)."""
+    """→ disconnected: secrets, tokens, webhook secret and pending logins erased; synced data kept."""
     integration = await lock_in_state(
         session, account=account, allowed=DISCONNECT_STATES, action="disconnect"
     )
     now = utc_now()
     previous = integration.status
     await erase_credentials(session, integration.id)
+    await webhooks_repo.delete_endpoint(session, integration.id)  # the signing secret too; its URL 404s
     await oauth_states.delete_pending_states(session, integration.id)
     integration.status = S.DISCONNECTED
     integration.disconnected_by = actor.sub

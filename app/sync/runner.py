@@ -37,6 +37,7 @@ from app.sync.reconcile import RECONCILING_MODES, reconcile_due_at, run_mode
 from app.sync.scheduler import SyncScheduler
 from app.sync.sweeper import OrphanSweeper
 from app.sync.unloadable import load_failure_sentence, record_unloadable
+from app.sync.webhook_latency import record_served_deliveries
 from app.sync.window import UnorderedPageError
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,8 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
             within=ctx.settings.sync_lease_seconds,
         )
         await asyncio.shield(asyncio.ensure_future(finish))
+    if status == "succeeded":
+        await record_served_deliveries(ctx, integration_id, run_started_at=run.started_at)
     logger.info(
         "sync run finished",
         extra={
@@ -154,7 +157,8 @@ async def _finish(
     now = utc_now()
     streams = {name: counts.as_dict() for name, counts in sync.counts.items()}
     async with ctx.sessionmaker() as session, session.begin():
-        current = await sync_state.get_integration(session, integration.id)
+        # Locked: a lifecycle change or webhook committed meanwhile is either seen here or waits for us.
+        current = await sync_state.get_integration(session, integration.id, lock=True)
         if status == "succeeded" and current is not None and sync.ledger.lost(current.sync_commits):
             status, error = "failed", COMMITS_LOST  # a crash took the last commits: redo them next run
         await sync_state.update_run(

@@ -85,8 +85,11 @@ async def release_lease(session: AsyncSession, *, integration_id: int, worker: s
     return result.scalar_one_or_none() is not None
 
 
-async def get_integration(session: AsyncSession, integration_id: int) -> Integration | None:
-    return await session.get(Integration, integration_id, populate_existing=True)
+async def get_integration(
+    session: AsyncSession, integration_id: int, *, lock: bool = False
+) -> Integration | None:
+    """The integration's current row; `lock` holds it (FOR UPDATE) until the transaction ends."""
+    return await session.get(Integration, integration_id, populate_existing=True, with_for_update=lock)
 
 
 async def get_cursor(

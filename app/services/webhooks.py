@@ -1,0 +1,147 @@
+"""Classy webhooks as hints: configuring the endpoint, and turning a verified delivery into a sync.
+
+An event says only that something changed in Classy (its payload schemas are not public), so it never
+writes data: it asks for an incremental sync of the integration, due `DEBOUNCE` after the first event
+of a burst (the burst's other events fall into the same run). An event that arrives while a run is in
+progress bumps the integration's `version`, which makes that run's end schedule one more run at once
+(the run may have read Classy before the change). Paused, disconnected or failing integrations do
+nothing: the backoff after failed runs stands.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.base import utc_now
+from app.db.models import WebhookEndpoint
+from app.db.repositories import integrations as integrations_repo
+from app.db.repositories import webhooks as repo
+from app.errors import ConflictError, NotFoundError, UnprocessableError
+from app.security.crypto import Encryptor
+from app.security.webhook_signatures import check_secret
+from app.services.transitions import APP_SLUG, Actor, audit, bump, request_sync
+
+WEBHOOK_PATH = "/webhooks/classy"
+# A burst of events starts one run: the first event makes a run due this much later.
+DEBOUNCE = timedelta(seconds=1)
+MAX_BODY_BYTES = 256 * 1024
+
+SYNC_REQUESTED = "sync_requested"
+IGNORED = "ignored"
+DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class WebhookView:
+    """The endpoint as the API shows it (never the secret)."""
+
+    url: str
+    configured_at: datetime
+    configured_by: str
+    configured_by_name: str | None
+    last_event_at: datetime | None
+
+
+def _view(public_url: str, row: WebhookEndpoint) -> WebhookView:
+    return WebhookView(
+        url=f"{public_url}{WEBHOOK_PATH}/{row.id}",
+        configured_at=row.configured_at,
+        configured_by=row.configured_by,
+        configured_by_name=row.configured_by_name,
+        last_event_at=row.last_event_at,
+    )
+
+
+def _not_configured() -> NotFoundError:
+    return NotFoundError(
+        "No webhook is configured for the Classy integration; save its signing secret first.",
+        code="webhook_not_configured",
+    )
+
+
+async def configure(
+    session: AsyncSession, encryptor: Encryptor, *, public_url: str, account: str, actor: Actor, secret: str
+) -> WebhookView:
+    """Store (or replace) the signing secret, sealed; the endpoint keeps its URL when it had one."""
+    problem = check_secret(secret)
+    if problem is not None:
+        raise UnprocessableError(problem, code="invalid_webhook_secret")
+    integration = await integrations_repo.lock_integration(session, account=account, app_slug=APP_SLUG)
+    if integration is None:
+        raise ConflictError(
+            "Cannot configure a webhook: the Classy integration is not connected yet (use Connect first).",
+            code="invalid_state",
+        )
+    now = utc_now()
+    replaced = await repo.get_for_integration(session, integration.id) is not None
+    row = await repo.store_endpoint(
+        session,
+        encryptor,
+        integration_id=integration.id,
+        new_id=secrets.token_urlsafe(18),
+        secret=secret,
+        actor=actor.sub,
+        actor_name=actor.name,
+        now=now,
+    )
+    await audit(session, integration, "webhook_configured", actor, now=now, details={"replaced": replaced})
+    await session.commit()
+    return _view(public_url, row)
+
+
+async def get(session: AsyncSession, *, public_url: str, account: str) -> WebhookView:
+    integration = await integrations_repo.get_integration(session, account=account, app_slug=APP_SLUG)
+    row = await repo.get_for_integration(session, integration.id) if integration is not None else None
+    if row is None:
+        raise _not_configured()
+    return _view(public_url, row)
+
+
+async def remove(session: AsyncSession, *, account: str, actor: Actor) -> None:
+    """Delete the endpoint: its URL answers 404 from now on."""
+    integration = await integrations_repo.lock_integration(session, account=account, app_slug=APP_SLUG)
+    if integration is None or not await repo.delete_endpoint(session, integration.id):
+        raise _not_configured()
+    await audit(session, integration, "webhook_removed", actor, now=utc_now())
+    await session.commit()
+
+
+async def receive(
+    session: AsyncSession, *, integration_id: int, message_id: str, event_type: str | None
+) -> str:
+    """Act on a verified delivery once: `sync_requested`, `ignored` or `duplicate` (already handled).
+
+    The integration row is locked first, so deliveries of one integration (and lifecycle changes)
+    take turns: a burst moves `next_sync_at` once, and a pause racing a delivery is seen by it.
+    """
+    integration = await integrations_repo.lock_integration_by_id(session, integration_id)
+    if integration is None:
+        return IGNORED
+    now = utc_now()
+    due = now + DEBOUNCE
+    pending = integration.next_sync_at
+    backing_off = integration.consecutive_failures > 0 and pending is not None and pending > due
+    outcome = SYNC_REQUESTED if integration.status == "connected" and not backing_off else IGNORED
+    handled = await repo.remember_delivery(
+        session,
+        integration_id=integration_id,
+        message_id=message_id,
+        event_type=event_type,
+        outcome=outcome,
+        now=now,
+    )
+    if not handled:
+        await session.rollback()
+        return DUPLICATE
+    if outcome == SYNC_REQUESTED:
+        request_sync(integration, "webhook", now=due)
+        if pending is not None and pending < due:
+            integration.next_sync_at = pending  # an earlier request (or a run in progress) stands
+        # A run in progress sees the new version at its end and schedules one more run at once.
+        bump(integration)
+    await session.commit()
+    return outcome
