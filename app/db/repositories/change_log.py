@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import Campaign, Contact, Donation, RecurringPlan, Registration, Supporter
@@ -77,6 +77,10 @@ FEED_MODELS: dict[str, type[Any]] = {
 }
 
 
+async def _pairs(session: AsyncSession, statement: Select[Any, Any]) -> dict[Any, Any]:
+    return {row[0]: row[1] for row in await session.execute(statement)}
+
+
 async def current_rows(
     session: AsyncSession, *, account: str, type_: str, ids: list[int]
 ) -> dict[int, CurrentRow]:
@@ -84,56 +88,39 @@ async def current_rows(
     model = FEED_MODELS[type_]
     rows = (await session.execute(select(model).where(model.account == account, model.id.in_(ids)))).scalars()
     found = {row.id: CurrentRow(row) for row in rows}
-    if type_ in ("donation", "registration") and found:
-        campaign_column = "classy_campaign_id" if type_ == "donation" else "campaign_id"
-        campaign_ids = {getattr(r.row, campaign_column) for r in found.values()} - {None}
-        names = dict(
-            (
-                await session.execute(
-                    select(Campaign.classy_id, Campaign.name).where(
-                        Campaign.account == account, Campaign.classy_id.in_(campaign_ids)
-                    )
-                )
-            ).tuples()
+    if not found:
+        return found
+    if type_ in ("donation", "registration"):
+        column = "classy_campaign_id" if type_ == "donation" else "campaign_id"
+        campaign_ids = {getattr(r.row, column) for r in found.values()} - {None}
+        names = await _pairs(
+            session,
+            select(Campaign.classy_id, Campaign.name).where(
+                Campaign.account == account, Campaign.classy_id.in_(campaign_ids)
+            ),
         )
-        found = {
-            i: CurrentRow(r.row, campaign_name=names.get(getattr(r.row, campaign_column)))
-            for i, r in found.items()
-        }
-    if type_ == "registration" and found:
+        found = {i: CurrentRow(r.row, names.get(getattr(r.row, column))) for i, r in found.items()}
+    if type_ == "registration":
         emails = {r.row.email_lower for r in found.values()} - {None}
-        contacts = dict(
-            (
-                await session.execute(
-                    select(Contact.email_lower, Contact.id).where(
-                        Contact.account == account, Contact.email_lower.in_(emails)
-                    )
-                )
-            ).tuples()
+        contacts = await _pairs(
+            session,
+            select(Contact.email_lower, Contact.id).where(
+                Contact.account == account, Contact.email_lower.in_(emails)
+            ),
         )
         found = {
             i: CurrentRow(r.row, r.campaign_name, contacts.get(r.row.email_lower)) for i, r in found.items()
         }
-    if type_ == "recurring_plan" and found:
+    if type_ == "recurring_plan":
         supporters = {r.row.classy_supporter_id for r in found.values()} - {None}
-        by_supporter = dict(
-            (
-                await session.execute(
-                    select(Supporter.classy_id, Contact.id)
-                    .join(
-                        Contact,
-                        (Contact.account == Supporter.account)
-                        & (
-                            (Contact.email_lower == Supporter.email_lower)
-                            | (
-                                Contact.email_lower.is_(None)
-                                & (Contact.classy_supporter_id == Supporter.classy_id)
-                            )
-                        ),
-                    )
-                    .where(Supporter.account == account, Supporter.classy_id.in_(supporters))
-                )
-            ).tuples()
+        same_person = (Contact.email_lower == Supporter.email_lower) | (
+            Contact.email_lower.is_(None) & (Contact.classy_supporter_id == Supporter.classy_id)
+        )
+        by_supporter = await _pairs(
+            session,
+            select(Supporter.classy_id, Contact.id)
+            .join(Contact, (Contact.account == Supporter.account) & same_person)
+            .where(Supporter.account == account, Supporter.classy_id.in_(supporters)),
         )
         found = {
             i: CurrentRow(r.row, contact_id=by_supporter.get(r.row.classy_supporter_id))

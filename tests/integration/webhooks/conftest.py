@@ -56,10 +56,15 @@ def live(db: AsyncEngine, database_url: str, sandbox: SandboxHandle) -> Iterator
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, migrate=False), log_level="warning", access_log=False, timeout_graceful_shutdown=2
+            create_app(settings, migrate=False),
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
         )
     )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="webhook-service", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="webhook-service", daemon=True
+    )
     thread.start()
     try:
         deadline = time.monotonic() + 30

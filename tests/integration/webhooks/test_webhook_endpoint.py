@@ -1,4 +1,4 @@
-"""Webhook settings and delivery checks, in-process (scheduler off: the database shows what a delivery did)."""
+"""Webhook settings and delivery checks, in-process (scheduler off: the database shows what each did)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,9 @@ async def test_settings_validate_store_encrypted_and_never_return_the_secret(
         assert (await client.get("/api/v1/apps/classy/webhook", headers=OTHER)).status_code == 404
 
         row = (await session.execute(select(WebhookEndpoint))).scalar_one()
-        assert SECRET.encode() not in row.secret_ciphertext and SECRET[6:].encode() not in row.secret_ciphertext
+        assert (
+            SECRET.encode() not in row.secret_ciphertext and SECRET[6:].encode() not in row.secret_ciphertext
+        )
         assert row.secret_key_id == "k2"
 
         # A new secret keeps the URL that was pasted into Classy.
@@ -87,9 +89,10 @@ async def test_forged_stale_replayed_oversized_and_paused_deliveries_change_noth
     async with service(settings) as client:
         await connect(client, sandbox, sandbox.organization_ids[0])
         # As if the first sync had run: the next one is an hour away.
-        await session.execute(
-            text("UPDATE integration SET next_sync_at = now() + interval '1 hour', sync_requested_trigger = NULL")
+        hour_away = (
+            "UPDATE integration SET next_sync_at = now() + interval '1 hour', sync_requested_trigger = NULL"
         )
+        await session.execute(text(hour_away))
         await session.commit()
         path = await webhook_path(client, ADMIN)
         before = await _state(session)
