@@ -279,7 +279,7 @@ async def resume(session: AsyncSession, life: Lifecycle, *, account: str, actor:
 async def disconnect(
     session: AsyncSession, life: Lifecycle, *, account: str, actor: Actor
 ) -> IntegrationView:
-    """→ disconnected: secrets, tokens, webhook secret and pending logins erased; synced data kept."""
+    """→ disconnected: secrets, tokens, webhook secret, pending logins erased; data kept; a sync stops."""
     integration = await lock_in_state(
         session, account=account, allowed=DISCONNECT_STATES, action="disconnect"
     )

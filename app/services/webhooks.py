@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
-from app.db.models import WebhookEndpoint
+from app.db.models import IntegrationStatus, WebhookEndpoint
 from app.db.repositories import integrations as integrations_repo
 from app.db.repositories import webhooks as repo
 from app.errors import ConflictError, NotFoundError, UnprocessableError
@@ -125,7 +125,7 @@ async def receive(
     due = now + DEBOUNCE
     pending = integration.next_sync_at
     backing_off = integration.consecutive_failures > 0 and pending is not None and pending > due
-    outcome = SYNC_REQUESTED if integration.status == "connected" and not backing_off else IGNORED
+    outcome = SYNC_REQUESTED if integration.status == IntegrationStatus.CONNECTED and not backing_off else IGNORED
     handled = await repo.remember_delivery(
         session,
         integration_id=integration_id,
