@@ -1,4 +1,4 @@
-"""``python -m bench.run [--scale small|full] [--only import,memory,ratelimit,latency,tenants]``
+"""``python -m bench.run [--scale small|full] [--only import,memory,ratelimit,latency,tenants,webhooks]``
 
 Runs the benchmarks of issue 6 against the Classy sandbox (a subprocess on loopback) and the local
 Postgres (``BENCH_POSTGRES``, default postgres@127.0.0.1:5432; only ``classy_sync_bench_*`` databases are
@@ -29,6 +29,7 @@ import httpx
 
 from app.db.migrate import upgrade_to_head
 from bench import ceiling as ceiling_mod
+from bench import webhook_latency
 from bench.harness import (
     DB_PREFIX,
     ROOT,
@@ -53,7 +54,7 @@ from sandbox.server import SandboxHandle, run_sandbox_subprocess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HISTORY = ROOT / "bench" / "HISTORY.md"
-SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants")
+SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants", "webhooks")
 
 
 @dataclass(frozen=True)
@@ -447,6 +448,8 @@ def run_all(scale_name: str, only: set[str], profile: bool) -> dict[str, Any]:
         attempt(results, "ratelimit", lambda: rate_limited(scale))
     if "tenants" in only:
         attempt(results, "tenants", lambda: tenants(scale))
+    if "webhooks" in only:
+        attempt(results, "webhooks", lambda: webhook_latency.measure())
     return results
 
 
