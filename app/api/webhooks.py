@@ -43,8 +43,9 @@ class WebhookSecretIn(BaseModel):
 
 class WebhookRead(BaseModel):
     url: str = Field(description="Paste this into Classy (Apps & Integrations > Webhooks).")
-    configured_at: datetime
-    configured_by: str
+    configured: bool = Field(description="Whether the signing secret is saved (deliveries are verified).")
+    configured_at: datetime | None = Field(description="When the signing secret was saved; null before.")
+    configured_by: str | None
     configured_by_name: str | None
     last_event_at: datetime | None = Field(description="When the last verified delivery arrived.")
 
@@ -52,6 +53,7 @@ class WebhookRead(BaseModel):
     def of(cls, view: WebhookView) -> WebhookRead:
         return cls(
             url=view.url,
+            configured=view.configured_at is not None,
             configured_at=view.configured_at,
             configured_by=view.configured_by,
             configured_by_name=view.configured_by_name,
@@ -65,7 +67,7 @@ class WebhookRead(BaseModel):
 async def put_webhook(
     body: WebhookSecretIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> WebhookRead:
-    """Save the webhook signing secret; answers the URL to paste into Classy (kept when replacing)."""
+    """Save the webhook signing secret; answers the URL to paste into Classy (the same URL as before)."""
     view = await webhooks.configure(
         session,
         runtime.encryptor,
@@ -79,7 +81,7 @@ async def put_webhook(
 
 @settings_router.get("/classy/webhook", response_model=WebhookRead, responses=error_responses(401, 404))
 async def get_webhook(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> WebhookRead:
-    """The webhook URL and when the last event arrived (never the secret)."""
+    """The URL to paste into Classy (shown before the secret is saved), and when the last event arrived."""
     return WebhookRead.of(
         await webhooks.get(session, public_url=runtime.settings.public_url, account=principal.account)
     )
@@ -156,6 +158,9 @@ async def deliver(
     await session.rollback()  # nothing is held while the body arrives
     if endpoint is None:
         return _reject(404, "unknown_endpoint", "No webhook endpoint with this id.", "not_found")
+    if endpoint.secret is None:  # Svix retries: once the admin saves the secret, the retry is accepted
+        detail = "No signing secret has been saved for this webhook yet, so deliveries cannot be verified."
+        return _reject(401, "no_secret", detail, "webhook_not_configured")
     try:
         body = await _read_capped(request, MAX_BODY_BYTES)
     except _TooLarge:

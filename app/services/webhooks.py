@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
-from app.db.models import IntegrationStatus, WebhookEndpoint
+from app.db.models import Integration, IntegrationStatus, WebhookEndpoint
 from app.db.repositories import integrations as integrations_repo
 from app.db.repositories import webhooks as repo
 from app.errors import ConflictError, NotFoundError, UnprocessableError
@@ -37,11 +37,11 @@ DUPLICATE = "duplicate"
 
 @dataclass(frozen=True)
 class WebhookView:
-    """The endpoint as the API shows it (never the secret)."""
+    """The endpoint as the API shows it (never the secret); `configured_at` is None until it is saved."""
 
     url: str
-    configured_at: datetime
-    configured_by: str
+    configured_at: datetime | None
+    configured_by: str | None
     configured_by_name: str | None
     last_event_at: datetime | None
 
@@ -56,33 +56,36 @@ def _view(public_url: str, row: WebhookEndpoint) -> WebhookView:
     )
 
 
-def _not_configured() -> NotFoundError:
-    return NotFoundError(
-        "No webhook is configured for the Classy integration; save its signing secret first.",
-        code="webhook_not_configured",
-    )
+def _new_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+async def _integration_or_conflict(session: AsyncSession, account: str, *, what: str) -> Integration:
+    integration = await integrations_repo.lock_integration(session, account=account, app_slug=APP_SLUG)
+    if integration is None:
+        raise ConflictError(
+            f"Cannot {what}: the Classy integration is not connected yet (use Connect first).",
+            code="invalid_state",
+        )
+    return integration
 
 
 async def configure(
     session: AsyncSession, encryptor: Encryptor, *, public_url: str, account: str, actor: Actor, secret: str
 ) -> WebhookView:
-    """Store (or replace) the signing secret, sealed; the endpoint keeps its URL when it had one."""
+    """Store (or replace) the signing secret, sealed; the endpoint keeps the URL it was shown with."""
     problem = check_secret(secret)
     if problem is not None:
         raise UnprocessableError(problem, code="invalid_webhook_secret")
-    integration = await integrations_repo.lock_integration(session, account=account, app_slug=APP_SLUG)
-    if integration is None:
-        raise ConflictError(
-            "Cannot configure a webhook: the Classy integration is not connected yet (use Connect first).",
-            code="invalid_state",
-        )
+    integration = await _integration_or_conflict(session, account, what="configure a webhook")
     now = utc_now()
-    replaced = await repo.get_for_integration(session, integration.id) is not None
-    row = await repo.store_endpoint(
+    existing = await repo.get_for_integration(session, integration.id)
+    replaced = existing is not None and existing.secret_ciphertext is not None
+    row = await repo.store_secret(
         session,
         encryptor,
         integration_id=integration.id,
-        new_id=secrets.token_urlsafe(18),
+        new_id=_new_id(),
         secret=secret,
         actor=actor.sub,
         actor_name=actor.name,
@@ -94,18 +97,27 @@ async def configure(
 
 
 async def get(session: AsyncSession, *, public_url: str, account: str) -> WebhookView:
+    """The URL to paste into Classy; it exists before the secret is saved (Classy shows the secret only
+    once the endpoint is created there), so the first read makes it."""
     integration = await integrations_repo.get_integration(session, account=account, app_slug=APP_SLUG)
-    row = await repo.get_for_integration(session, integration.id) if integration is not None else None
+    if integration is None:
+        raise NotFoundError(
+            "The Classy integration is not connected yet, so it has no webhook URL.", code="not_connected"
+        )
+    row = await repo.get_for_integration(session, integration.id)
     if row is None:
-        raise _not_configured()
+        row = await repo.ensure_endpoint(session, integration_id=integration.id, new_id=_new_id())
+        await session.commit()
     return _view(public_url, row)
 
 
 async def remove(session: AsyncSession, *, account: str, actor: Actor) -> None:
-    """Delete the endpoint: its URL answers 404 from now on."""
+    """Delete the endpoint: its URL answers 404 from now on (a later read shows a new one)."""
     integration = await integrations_repo.lock_integration(session, account=account, app_slug=APP_SLUG)
     if integration is None or not await repo.delete_endpoint(session, integration.id):
-        raise _not_configured()
+        raise NotFoundError(
+            "No webhook is configured for the Classy integration.", code="webhook_not_configured"
+        )
     await audit(session, integration, "webhook_removed", actor, now=utc_now())
     await session.commit()
 
@@ -125,7 +137,9 @@ async def receive(
     due = now + DEBOUNCE
     pending = integration.next_sync_at
     backing_off = integration.consecutive_failures > 0 and pending is not None and pending > due
-    outcome = SYNC_REQUESTED if integration.status == IntegrationStatus.CONNECTED and not backing_off else IGNORED
+    outcome = (
+        SYNC_REQUESTED if integration.status == IntegrationStatus.CONNECTED and not backing_off else IGNORED
+    )
     handled = await repo.remember_delivery(
         session,
         integration_id=integration_id,

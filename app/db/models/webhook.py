@@ -6,7 +6,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, PrimaryKeyCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db.base import Base
-from app.db.models._types import OptionalText, OptionalTimestamp, Timestamp
+from app.db.models._types import CreatedAt, OptionalText, OptionalTimestamp, Timestamp
 
 
 class WebhookEndpoint(Base):
@@ -22,10 +22,13 @@ class WebhookEndpoint(Base):
     integration_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("integration.id", ondelete="CASCADE"), nullable=False, unique=True
     )
-    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    secret_key_id: Mapped[str] = mapped_column(Text, nullable=False)
-    configured_at: Mapped[Timestamp]
-    configured_by: Mapped[str] = mapped_column(Text, nullable=False)
+    # Null until the signing secret is saved: the URL exists first, to be pasted into Classy, which
+    # shows the secret only once the endpoint is created there.
+    secret_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    secret_key_id: Mapped[OptionalText]
+    created_at: Mapped[CreatedAt]
+    configured_at: Mapped[OptionalTimestamp]
+    configured_by: Mapped[OptionalText]
     configured_by_name: Mapped[OptionalText]
     last_event_at: Mapped[OptionalTimestamp]
 

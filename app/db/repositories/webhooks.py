@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.base import utc_now
 from app.db.models import WebhookDelivery, WebhookEndpoint
 from app.logging import register_secret
 from app.security.crypto import Encryptor, Sealed
@@ -29,7 +30,7 @@ class OpenedEndpoint:
 
     id: str
     integration_id: int
-    secret: str
+    secret: str | None  # None until the admin saves it
 
     def __repr__(self) -> str:
         return f"OpenedEndpoint(id={self.id!r}, integration_id={self.integration_id}, secret=***)"
@@ -40,7 +41,19 @@ async def get_for_integration(session: AsyncSession, integration_id: int) -> Web
     return (await session.execute(statement)).scalar_one_or_none()
 
 
-async def store_endpoint(
+async def ensure_endpoint(session: AsyncSession, *, integration_id: int, new_id: str) -> WebhookEndpoint:
+    """The integration's endpoint, created (with `new_id`, no secret yet) when it has none."""
+    await session.execute(
+        insert(WebhookEndpoint)
+        .values(id=new_id, integration_id=integration_id, created_at=utc_now())
+        .on_conflict_do_nothing(index_elements=["integration_id"])
+    )
+    row = await get_for_integration(session, integration_id)
+    assert row is not None
+    return row
+
+
+async def store_secret(
     session: AsyncSession,
     encryptor: Encryptor,
     *,
@@ -51,11 +64,8 @@ async def store_endpoint(
     actor_name: str | None,
     now: datetime,
 ) -> WebhookEndpoint:
-    """Set the integration's signing secret; an existing endpoint keeps its id (the pasted URL)."""
-    row = await get_for_integration(session, integration_id)
-    if row is None:
-        row = WebhookEndpoint(id=new_id, integration_id=integration_id)
-        session.add(row)
+    """Set the integration's signing secret (sealed); an existing endpoint keeps its id (the pasted URL)."""
+    row = await ensure_endpoint(session, integration_id=integration_id, new_id=new_id)
     sealed = encryptor.seal(secret, context=_context(row.id))
     row.secret_ciphertext, row.secret_key_id = sealed.blob, sealed.key_id
     row.configured_at, row.configured_by, row.configured_by_name = now, actor, actor_name
@@ -80,8 +90,10 @@ async def open_endpoint(
     row = await session.get(WebhookEndpoint, endpoint_id)
     if row is None:
         return None
-    secret = encryptor.open(Sealed(row.secret_key_id, row.secret_ciphertext), context=_context(row.id))
-    register_secret(secret)
+    secret = None
+    if row.secret_ciphertext is not None and row.secret_key_id is not None:
+        secret = encryptor.open(Sealed(row.secret_key_id, row.secret_ciphertext), context=_context(row.id))
+        register_secret(secret)
     return OpenedEndpoint(row.id, row.integration_id, secret)
 
 
@@ -146,6 +158,8 @@ async def reencrypt_all(session: AsyncSession, encryptor: Encryptor) -> int:
     rows = (await session.execute(select(WebhookEndpoint).with_for_update())).scalars().all()
     changed = 0
     for row in rows:
+        if row.secret_ciphertext is None or row.secret_key_id is None:
+            continue
         if not encryptor.needs_rotation(row.secret_key_id):
             continue
         secret = encryptor.open(Sealed(row.secret_key_id, row.secret_ciphertext), context=_context(row.id))

@@ -40,8 +40,14 @@ async def test_settings_validate_store_encrypted_and_never_return_the_secret(
         none = await client.put("/api/v1/apps/classy/webhook", headers=ADMIN, json={"secret": SECRET})
         assert none.status_code == 409 and none.json()["code"] == "invalid_state"
         await connect(client, sandbox, sandbox.organization_ids[0])
-        missing = await client.get("/api/v1/apps/classy/webhook", headers=MEMBER)
-        assert missing.status_code == 404 and missing.json()["code"] == "webhook_not_configured"
+        assert (await client.get("/api/v1/apps/classy/webhook", headers=OTHER)).status_code == 404
+        # The URL comes first (Classy shows the signing secret once the endpoint is created there).
+        first = await client.get("/api/v1/apps/classy/webhook", headers=MEMBER)
+        assert first.status_code == 200 and first.json()["configured"] is False
+        assert first.json()["configured_at"] is None and first.json()["last_event_at"] is None
+        early = "/" + first.json()["url"].split("/", 3)[3]
+        unverifiable = await client.post(early, content=event(), headers=signed(event()))
+        assert unverifiable.status_code == 401 and unverifiable.json()["code"] == "webhook_not_configured"
         for bad in ("", "secret", "whsec_", "whsec_!!!!", "whsec_c2hvcnQ=", "whsec_" + "A" * 400):
             answer = await client.put("/api/v1/apps/classy/webhook", headers=ADMIN, json={"secret": bad})
             assert answer.status_code == 422, bad
@@ -53,12 +59,13 @@ async def test_settings_validate_store_encrypted_and_never_return_the_secret(
         saved = await client.put("/api/v1/apps/classy/webhook", headers=ADMIN, json={"secret": SECRET})
         assert saved.status_code == 200
         body = saved.json()
+        assert body["url"] == first.json()["url"]
         assert body["url"].startswith("https://crm.example/webhooks/classy/")
+        assert body["configured"] is True
         assert body["configured_by"] == "alice" and body["last_event_at"] is None
         assert SECRET not in saved.text
         shown = await client.get("/api/v1/apps/classy/webhook", headers=MEMBER)
         assert shown.status_code == 200 and shown.json()["url"] == body["url"] and SECRET not in shown.text
-        assert (await client.get("/api/v1/apps/classy/webhook", headers=OTHER)).status_code == 404
 
         row = (await session.execute(select(WebhookEndpoint))).scalar_one()
         assert (
@@ -80,6 +87,8 @@ async def test_settings_validate_store_encrypted_and_never_return_the_secret(
         gone = await client.post(path, content=event(), headers=signed(event(), secret=other_secret))
         assert gone.status_code == 404 and gone.json()["code"] == "not_found"
         assert (await client.delete("/api/v1/apps/classy/webhook", headers=ADMIN)).status_code == 404
+        fresh = (await client.get("/api/v1/apps/classy/webhook", headers=ADMIN)).json()
+        assert fresh["url"] != body["url"] and fresh["configured"] is False
 
 
 async def test_forged_stale_replayed_oversized_and_paused_deliveries_change_nothing(
