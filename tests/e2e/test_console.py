@@ -1,12 +1,14 @@
 """The admin console in real headless Chromium: the whole connection lifecycle as an admin clicks it.
 
 Walks Connect → copy the redirect URI → a wrong secret shows Classy's rejection → the right credentials →
-the green Connected banner → Pause → the Paused badge → Resume → Disconnect → Reconnect, and saves a
-screenshot of every screen to docs/screenshots/ (CONSOLE_SCREENSHOT_DIR overrides).
+the green Connected banner → the webhook (URL, signing secret, a run an event started) → Pause → the
+Paused badge → Resume → Disconnect → Reconnect, and saves a screenshot of every screen to
+docs/screenshots/ (CONSOLE_SCREENSHOT_DIR overrides).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import time
 from typing import Any
@@ -124,6 +126,28 @@ def walk_console(browser: Any, live_service: LiveService) -> None:
         expect(page.locator("#facts")).to_contain_text("Alice Admin (alice)")
         expect(page.locator("#events-body")).to_contain_text("Credentials rejected")
         shot(page, "04-connected")
+
+        # Webhook: the URL to paste into Classy, its signing secret, and a run that an event started.
+        webhook_url = page.get_by_label("Webhook URL")
+        expect(webhook_url).to_have_value(re.compile(rf"^{re.escape(base)}/webhooks/classy/\S+$"))
+        expect(page.locator("#webhook-status")).to_contain_text("Not active yet")
+        signing_secret = "whsec_" + base64.b64encode(b"e2e-webhook-signing-key-0123").decode()
+        page.get_by_label("Signing secret").fill(signing_secret)
+        page.get_by_role("button", name="Save signing secret").click()
+        expect(page.locator("#webhook-status")).to_contain_text("No event received yet")
+        expect(page.get_by_label("Signing secret")).to_have_value("")
+        assert signing_secret not in page.content()
+        assert sandbox.store is not None
+        sandbox.store.webhooks.register(webhook_url.input_value(), signing_secret)
+        sandbox.store.create(organization_id, "transactions", {})
+        hooked = wait_for_sync(live_service, newer_than=first["id"])
+        assert hooked["trigger"] == "webhook" and hooked["status"] == "succeeded", hooked
+        page.reload()
+        expect(page.locator("#runs-body tr").first).to_contain_text("Webhook")
+        expect(page.locator("#webhook-status")).to_contain_text("Last event received")
+        expect(page.locator("#events-body tr").first).to_contain_text("Webhook secret saved")
+        shot(page, "04b-webhook")
+        first = hooked
 
         # Pause → "Connection Paused", and the Paused badge (here and in the App Directory).
         page.get_by_role("button", name="Pause").click()

@@ -299,7 +299,82 @@
     disconnect: "Disconnected",
     reconnect: "Reconnected",
     sync: "Sync requested",
+    webhook_configured: "Webhook secret saved",
+    webhook_removed: "Webhook removed",
   };
+
+  /** The Classy page's Webhook section: the URL to paste into Classy, the signing secret, the last event. */
+  function webhookSection(isAdmin) {
+    const WEBHOOK = `${APP}/webhook`;
+    let shown = null;
+
+    function render(hook) {
+      shown = hook;
+      show($("webhook"), Boolean(hook));
+      if (!hook) return;
+      $("webhook-url").value = hook.url;
+      $("webhook-status").textContent = !hook.configured
+        ? "Not active yet: save the signing secret to start receiving events."
+        : hook.last_event_at
+          ? `Active. Last event received ${fmtTime(hook.last_event_at)}.`
+          : "Active. No event received yet.";
+      show($("webhook-form"), isAdmin);
+      show($("remove-webhook"), isAdmin && hook.configured);
+      $("save-webhook").textContent = hook.configured ? "Replace signing secret" : "Save signing secret";
+    }
+
+    async function refresh(status) {
+      // Offered once connected (the URL must belong to a connected integration to be of use).
+      if (!["connected", "paused", "error"].includes(status)) return render(null);
+      try {
+        render(await api("GET", WEBHOOK));
+      } catch (error) {
+        if (error.status === 404) render(null); // not connected yet
+        else throw error;
+      }
+    }
+
+    $("webhook-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = $("webhook-secret");
+      const secret = input.value.trim();
+      const box = $("webhook-error");
+      box.hidden = true;
+      if (!secret.startsWith("whsec_")) {
+        box.textContent = "Paste the signing secret Classy shows for the endpoint; it starts with whsec_.";
+        box.hidden = false;
+        return input.focus();
+      }
+      input.value = ""; // the secret leaves the field now, whatever the answer
+      try {
+        render(await api("PUT", WEBHOOK, { secret }));
+        flash("Webhook signing secret saved: Classy's events now start a sync within seconds.", "success");
+      } catch (error) {
+        if (error.status === 401) return;
+        box.textContent = error.message;
+        box.hidden = false;
+      }
+    });
+    $("remove-webhook").addEventListener("click", async () => {
+      if (!window.confirm("Remove the webhook? Classy's events are refused until a new one is set up.")) return;
+      try {
+        await api("DELETE", WEBHOOK);
+        flash("Webhook removed. Remove the endpoint in Classy too.", "success");
+        await refresh("connected");
+      } catch (error) {
+        if (error.status !== 401) flash(error.message, "error");
+      }
+    });
+    $("copy-webhook").addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText($("webhook-url").value);
+        $("webhook-status").textContent = "Copied the webhook URL to the clipboard.";
+      } catch {
+        $("webhook-url").select();
+      }
+    });
+    return { refresh, get: () => shown };
+  }
 
   function handleCallbackQuery() {
     const params = new URLSearchParams(location.search);
@@ -521,7 +596,11 @@
             "tr",
             { "data-status": run.status },
             el("td", {}, timeNode(run.started_at)),
-            el("td", {}, run.mode && run.mode !== "incremental" ? `${humanize(run.trigger)} · ${run.mode}` : humanize(run.trigger)),
+            el(
+              "td",
+              { title: run.trigger === "webhook" ? "Started by a Classy webhook event" : null },
+              run.mode && run.mode !== "incremental" ? `${humanize(run.trigger)} · ${run.mode}` : humanize(run.trigger),
+            ),
             el("td", {}, el("span", { class: `pill pill-${run.status}` }, humanize(run.status))),
             el("td", {}, fmtDuration(run.started_at, run.finished_at)),
             el("td", { class: "num" }, fmtNum(totalFetched(run.streams))),
@@ -620,6 +699,7 @@
 
     async function refreshAll() {
       await Promise.all([refreshIntegration(), refreshRuns(), refreshEvents()]);
+      await webhook.refresh(integration.status);
     }
 
     function schedule() {
@@ -634,6 +714,7 @@
         try {
           const running = wasRunning;
           await Promise.all([refreshIntegration(), refreshRuns()]);
+          await webhook.refresh(integration.status);
           if (running !== wasRunning || !wasRunning) await refreshEvents();
         } catch (error) {
           if (error.status === 401) return;
@@ -731,6 +812,8 @@
     }
 
     handleCallbackQuery();
+    const claims = claimsOf(currentToken()) || {};
+    const webhook = webhookSection(claims.role === "admin");
     $("copy-redirect").addEventListener("click", copyRedirect);
     $("credentials-form").addEventListener("submit", submitCredentials);
     $("btn-connect").addEventListener("click", (e) =>
