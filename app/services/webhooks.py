@@ -3,9 +3,9 @@
 An event says only that something changed in Classy (its payload schemas are not public), so it never
 writes data: it asks for an incremental sync of the integration, due `DEBOUNCE` after the first event
 of a burst (the burst's other events fall into the same run). An event that arrives while a run is in
-progress bumps the integration's `version`, which makes that run's end schedule one more run at once
-(the run may have read Classy before the change). Paused, disconnected or failing integrations do
-nothing: the backoff after failed runs stands.
+progress bumps the integration's `version`, which makes that run's end schedule one more run (the run
+may have read Classy before the change), due `DEBOUNCE` after that event. Paused, disconnected or
+failing integrations do nothing: the backoff after failed runs stands.
 """
 
 from __future__ import annotations
@@ -152,10 +152,13 @@ async def receive(
         await session.rollback()
         return DUPLICATE
     if outcome == SYNC_REQUESTED:
-        request_sync(integration, "webhook", now=due)
-        if pending is not None and pending < due:
-            integration.next_sync_at = pending  # an earlier request (or a run in progress) stands
-        # A run in progress sees the new version at its end and schedules one more run at once.
+        running = integration.lease_expires_at is not None and integration.lease_expires_at > now
+        if pending is None or pending > due or (running and pending <= now):
+            # Nothing due sooner; or a run is in progress, and the run that follows it waits for the
+            # debounce too (its end keeps this time), so the rest of a burst falls into that one.
+            request_sync(integration, "webhook", now=due)
+        # (Otherwise a run is due within the debounce anyway: it covers this event, its label stands.)
+        # A run in progress sees the new version at its end and schedules one more run.
         bump(integration)
     await session.commit()
     return outcome

@@ -179,7 +179,10 @@ async def _finish(
                 "consecutive_failures": 0,
                 "status": case((Integration.status == S.ERROR, S.CONNECTED), else_=Integration.status),
                 # The scheduled reconcile runs on its own clock when it comes before the next sync.
-                "next_sync_at": now if changed_meanwhile else min(next_sync, due or next_sync),
+                # Changed meanwhile: one more run, at once (or when a webhook's debounce ends).
+                "next_sync_at": max(now, current.next_sync_at or now)
+                if current is not None and changed_meanwhile
+                else min(next_sync, due or next_sync),
             }
             if not changed_meanwhile:
                 values["sync_requested_trigger"] = None

@@ -5,7 +5,7 @@ distinct from new) and deleted row of the five synced tables the API serves. One
 statement, one set-based INSERT: a 100-row page costs one extra INSERT … SELECT, not 100 calls.
 
 Revision ID: d00a77504f78
-Revises: 6c2d3e4f5a71
+Revises: c68847a99bbb
 Create Date: 2026-11-29 16:30:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d00a77504f78"
-down_revision: str | None = "6c2d3e4f5a71"
+down_revision: str | None = "c68847a99bbb"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -151,3 +151,36 @@ async def test_forged_stale_replayed_paused_deliveries_start_no_run(
         await asyncio.sleep(4)  # debounce and two scheduler ticks: nothing may start
         assert len(await _runs(client)) == 2
         assert all(entry["status"] == 204 for entry in store.webhooks.log)
+
+
+async def test_an_event_during_a_run_makes_one_more_run_follow_it(
+    live: LiveService, sandbox: SandboxHandle
+) -> None:
+    store = sandbox.store
+    assert store is not None
+    org = sandbox.organization_ids[0]
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as client:
+        await _idle_after_first_sync(client, sandbox)
+        await _register(client, sandbox)
+        before = len(await _runs(client))
+        # Slow Classy: a run now takes a few seconds.
+        fault = {"kind": "latency", "rate": 1.0, "latency_ms": 250, "path_prefix": "/2.0/"}
+        assert (await client.post(f"{sandbox.control_url}/faults", json=fault)).status_code == 201
+        await asyncio.to_thread(store.create, org, "supporters", {})
+
+        async def running() -> bool:
+            runs = await _runs(client)
+            return len(runs) > before and runs[0]["status"] == "running"
+
+        await wait_until(running, timeout=10, interval=0.05)
+        gift = await asyncio.to_thread(store.create, org, "transactions", {"donation_gross_amount": 12.5})
+
+        async def arrived() -> bool:
+            return gift["id"] in await _donation_ids(client)
+
+        await wait_until(arrived, timeout=30, interval=0.2)
+        await client.delete(f"{sandbox.control_url}/faults")
+        await asyncio.sleep(3)  # nothing more may follow
+        new = (await _runs(client))[: len(await _runs(client)) - before]
+        assert [run["trigger"] for run in new] == ["webhook", "webhook"], new
+        assert all(run["status"] == "succeeded" for run in new)
