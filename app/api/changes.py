@@ -23,7 +23,7 @@ from app.api.schemas import error_responses
 from app.db.repositories import change_log
 from app.db.repositories.change_log import CurrentRow, Position
 
-router = APIRouter(prefix="/api/v1", tags=["synced data"])
+router = APIRouter(prefix="/api/v1", tags=["changes"])
 
 ChangeType = Literal["contact", "donation", "campaign", "recurring_plan", "registration"]
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import AdminDep, PrincipalDep, RuntimeDep, SessionDep
 from app.api.schemas import ErrorBody, error_responses
@@ -34,6 +34,10 @@ delivery_router = APIRouter(tags=["webhooks"])
 
 
 class WebhookSecretIn(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]}
+    )
+
     secret: str = Field(
         max_length=500,
         description="The signing secret Classy's webhook settings show (whsec_…); stored encrypted.",
@@ -64,7 +68,7 @@ class WebhookRead(BaseModel):
 @settings_router.put(
     "/classy/webhook", response_model=WebhookRead, responses=error_responses(400, 401, 403, 409, 422)
 )
-async def put_webhook(
+async def save_classy_webhook(
     body: WebhookSecretIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep
 ) -> WebhookRead:
     """Save the webhook signing secret; answers the URL to paste into Classy (the same URL as before)."""
@@ -80,7 +84,9 @@ async def put_webhook(
 
 
 @settings_router.get("/classy/webhook", response_model=WebhookRead, responses=error_responses(401, 404))
-async def get_webhook(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> WebhookRead:
+async def get_classy_webhook(
+    principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> WebhookRead:
     """The URL to paste into Classy (shown before the secret is saved), and when the last event arrived."""
     return WebhookRead.of(
         await webhooks.get(session, public_url=runtime.settings.public_url, account=principal.account)
@@ -90,7 +96,7 @@ async def get_webhook(principal: PrincipalDep, session: SessionDep, runtime: Run
 @settings_router.delete(
     "/classy/webhook", status_code=204, response_class=Response, responses=error_responses(401, 403, 404)
 )
-async def delete_webhook(admin: AdminDep, session: SessionDep) -> Response:
+async def remove_classy_webhook(admin: AdminDep, session: SessionDep) -> Response:
     """Remove the webhook: its URL answers 404 from now on."""
     await webhooks.remove(session, account=admin.account, actor=Actor(admin.sub, admin.name))
     return Response(status_code=204)
@@ -134,6 +140,7 @@ DELIVERY_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorBody, "description": "Missing, forged or stale Svix signature"},
     404: {"model": ErrorBody, "description": "No such webhook endpoint"},
     413: {"model": ErrorBody, "description": "Body over 256 KB"},
+    422: {"model": ErrorBody, "description": "Invalid input"},
 }
 
 
@@ -143,7 +150,7 @@ DELIVERY_ERRORS: dict[int | str, dict[str, Any]] = {
     response_class=Response,
     responses=DELIVERY_ERRORS,
 )
-async def deliver(
+async def deliver_classy_event(
     endpoint_id: EndpointId, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """A Classy event, delivered by Svix: verified, then a hint that an incremental sync should run."""

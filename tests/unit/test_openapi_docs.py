@@ -30,6 +30,11 @@ EXPECTED_IDS = {
     "operations_healthz",
     "operations_readyz",
     "operations_metrics",
+    "apps_get_classy_webhook",
+    "apps_save_classy_webhook",
+    "apps_remove_classy_webhook",
+    "webhooks_deliver_classy_event",
+    "changes_list",
 }
 
 
