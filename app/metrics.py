@@ -51,6 +51,8 @@ def record_build_info() -> None:
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
     BUILD_INFO.info({"version": version, "commit": os.environ.get("BUILD_COMMIT", "unknown")})
+
+
 WEBHOOK_DELIVERIES = Counter(
     "classy_sync_webhook_deliveries_total",
     "Classy webhook deliveries by outcome: sync_requested, ignored (paused, disconnected, backing off), "
