@@ -62,10 +62,33 @@ async def lock_integration_by_id(session: AsyncSession, integration_id: int) -> 
     return (await session.execute(statement)).scalar_one_or_none()
 
 
+def sync_requested_and_due(integration: Integration, *, now: datetime) -> bool:
+    """A sync was asked for (Save, resume, reconnect, POST /sync), is due and no worker holds it yet.
+
+    Between the API's 202 and a worker claiming the run (token exchange first) the run is already
+    "running" for the caller: a second POST /sync in that moment is the same sync (API.md §3: 409).
+    A lapsed lease (a dead worker) or a failed run's backoff (next_sync_at ahead) does not count.
+    """
+    return (
+        integration.status in (IntegrationStatus.CONNECTED, IntegrationStatus.ERROR)
+        and integration.sync_requested_trigger is not None
+        and integration.next_sync_at is not None
+        and integration.next_sync_at <= now
+        and integration.lease_expires_at is None
+    )
+
+
 async def is_sync_running(session: AsyncSession, integration: Integration, *, now: datetime) -> bool:
-    """A run is marked running and its worker's lease has not lapsed (a crashed run does not count)."""
+    """A requested sync not yet claimed, or a run marked running whose worker's lease has not lapsed.
+
+    A crashed run (its lease lapsed) does not count.
+    """
+    if sync_requested_and_due(integration, now=now):
+        return True
     if integration.lease_expires_at is None or integration.lease_expires_at <= now:
         return False
+    if integration.sync_requested_trigger is not None:  # claimed, its run row not written yet
+        return True
     running = exists().where(SyncRun.integration_id == integration.id, SyncRun.status == "running")
     return bool((await session.execute(select(running))).scalar())
 
