@@ -19,7 +19,9 @@ from tests.integration.api.lifecycle_helpers import ADMIN, MEMBER, api, classy_s
 
 
 @pytest.fixture
-async def live(db: AsyncEngine, sandbox: SandboxHandle, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def live(
+    db: AsyncEngine, sandbox: SandboxHandle, database_url: str
+) -> AsyncIterator[httpx.AsyncClient]:
     settings = classy_settings(
         database_url,
         api_url=sandbox.api_url,
@@ -56,7 +58,9 @@ async def test_second_manual_sync_right_after_the_first_is_409(
     assert (await live.put("/api/v1/apps/classy/credentials", headers=ADMIN, json=body)).status_code == 200
     await _settled(live, 1)
     # Every Classy request now takes a while: the manual run lasts long enough to be seen.
-    httpx.post(f"{sandbox.control_url}/faults", json={"kind": "latency", "latency_ms": 150, "rate": 1.0}).raise_for_status()
+    httpx.post(
+        f"{sandbox.control_url}/faults", json={"kind": "latency", "latency_ms": 150, "rate": 1.0}
+    ).raise_for_status()
     first = await live.post("/api/v1/apps/classy/sync", headers=ADMIN)
     assert first.status_code == 202, first.text
     assert (await status(live, MEMBER))["sync_running"] is True

@@ -24,7 +24,9 @@ async def test_full_last_page_has_no_next_cursor(
     assert len(whole["items"]) == total and whole["next_cursor"] is None
     first = (await client.get(path, headers=MEMBER, params={"limit": total - 1})).json()
     assert len(first["items"]) == total - 1 and first["next_cursor"]
-    rest = (await client.get(path, headers=MEMBER, params={"limit": 1, "cursor": first["next_cursor"]})).json()
+    rest = (
+        await client.get(path, headers=MEMBER, params={"limit": 1, "cursor": first["next_cursor"]})
+    ).json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
     ids = [item["id"] for item in first["items"] + rest["items"]]
     assert ids == sorted(ids) and len(set(ids)) == total
