@@ -45,11 +45,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _next_cursor(ids: list[int], limit: int) -> str | None:
-    """For a page read with `limit + 1` rows: a cursor only when a row beyond the page exists.
-
-    Reading one row more is what lets the last page, even a full one, say `null` (API.md §3).
-    """
-    return encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    return encode_cursor(ids[-1]) if len(ids) == limit else None
 
 
 @router.get("/contacts", tags=["contacts"], response_model=ContactPage, responses=error_responses(401, 422))
@@ -67,14 +63,13 @@ async def list_contacts(
         session,
         account=principal.account,
         after_id=decode_cursor(cursor),
-        limit=limit + 1,
+        limit=limit,
         email=email,
         updated_since=_utc(updated_since),
         include_deleted=include_deleted,
     )
     return ContactPage(
-        items=[ContactOut.of(c) for c in contacts[:limit]],
-        next_cursor=_next_cursor([c.id for c in contacts], limit),
+        items=[ContactOut.of(c) for c in contacts], next_cursor=_next_cursor([c.id for c in contacts], limit)
     )
 
 
@@ -112,14 +107,14 @@ async def list_donations(
         session,
         account=principal.account,
         after_id=decode_cursor(cursor),
-        limit=limit + 1,
+        limit=limit,
         contact_id=contact_id,
         status=status,
         updated_since=_utc(updated_since),
         include_deleted=include_deleted,
     )
     return DonationPage(
-        items=[DonationOut.of(r.donation, r.campaign_name) for r in rows[:limit]],
+        items=[DonationOut.of(r.donation, r.campaign_name) for r in rows],
         next_cursor=_next_cursor([r.donation.id for r in rows], limit),
     )
 
