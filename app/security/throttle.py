@@ -3,7 +3,9 @@
 Every Save or Reconnect exchanges the submitted credentials at Classy's token endpoint. Without a
 throttle one admin (or a stolen admin token) could make the service hammer that endpoint with rejected
 credentials, and Classy may then slow down or block the whole app. The bucket is per account and per
-process; it keeps at most `max_keys` accounts (the least recently seen are forgotten).
+process; it keeps at most `max_keys` accounts (the least recently seen are forgotten). The defaults (a
+burst of 10, then one every 5 s) leave room for an admin, or an integrator's script, that corrects a
+few typos in a row: API.md promises 422 for rejected credentials, and a 429 there must stay rare.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ class AttemptThrottle:
 
     def __init__(
         self,
-        capacity: int = 6,
-        refill_seconds: float = 10.0,
+        capacity: int = 10,
+        refill_seconds: float = 5.0,
         *,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,

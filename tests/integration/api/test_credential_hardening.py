@@ -37,19 +37,19 @@ async def test_rejected_saves_cannot_hammer_classys_token_endpoint(
         await client.post("/api/v1/apps/classy/connect", headers=ADMIN)
         before = token_requests(sandbox)
         statuses = []
-        for attempt in range(10):
+        for attempt in range(14):
             response = await client.put(
                 "/api/v1/apps/classy/credentials",
                 headers=ADMIN,
                 json=creds(f"made-up-{attempt}", "wrong-secret", ORG),
             )
             statuses.append(response.status_code)
-        assert statuses[:6] == [422] * 6, statuses
-        assert statuses[6:] == [429] * 4, statuses
-        assert token_requests(sandbox) - before == 6, "a throttled Save must not reach Classy"
+        assert statuses[:10] == [422] * 10, statuses
+        assert statuses[10:] == [429] * 4, statuses
+        assert token_requests(sandbox) - before == 10, "a throttled Save must not reach Classy"
         body = response.json()
         assert set(body) == {"detail", "code"} and body["code"] == "too_many_requests"
-        assert 1 <= int(response.headers["Retry-After"]) <= 10
+        assert 1 <= int(response.headers["Retry-After"]) <= 5
         assert response.headers["Retry-After"] in body["detail"]
         # Reconnect draws from the same bucket; another account has its own.
         again = await client.post("/api/v1/apps/classy/reconnect", headers=ADMIN, json=creds("x", "y", ORG))
