@@ -33,5 +33,3 @@ async def test_eight_rejected_tries_then_the_right_ones(
         saved = await client.put("/api/v1/apps/classy/credentials", headers=ADMIN, json=right)
         assert saved.status_code == 200, saved.text
         assert saved.json()["status"] == "connected" and saved.json()["organization_id"] == 82364
-
-
