@@ -75,7 +75,9 @@ async def list_apps(principal: PrincipalDep, session: SessionDep) -> list[AppSum
 @router.get("/classy", response_model=IntegrationRead, responses=READ_ERRORS)
 async def get_classy(principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep) -> IntegrationRead:
     """The account's Classy integration (status, who/when, sync state); never secrets."""
-    return _read(runtime, await lifecycle.get_view(session, account=principal.account))
+    include = runtime.settings.scheduler_enabled  # a requested sync is about to run here
+    view = await lifecycle.get_view(session, account=principal.account, include_requested=include)
+    return _read(runtime, view)
 
 
 @router.post("/classy/connect", response_model=IntegrationRead, responses=WRITE_ERRORS)

@@ -79,12 +79,16 @@ class IntegrationView:
         return self.integration.status if self.integration is not None else IntegrationStatus.AVAILABLE
 
 
-async def get_view(session: AsyncSession, *, account: str) -> IntegrationView:
-    """The account's Classy integration with `sync_running` worked out."""
+async def get_view(
+    session: AsyncSession, *, account: str, include_requested: bool = False
+) -> IntegrationView:
+    """The account's Classy integration with `sync_running` worked out (see `repo.is_sync_running`)."""
     integration = await repo.get_integration(session, account=account, app_slug=APP_SLUG)
     running = False
     if integration is not None:
-        running = await repo.is_sync_running(session, integration, now=utc_now())
+        running = await repo.is_sync_running(
+            session, integration, now=utc_now(), include_requested=include_requested
+        )
     return IntegrationView(integration, sync_running=running)
 
 
@@ -309,7 +313,9 @@ async def request_manual_sync(
     """Ask for a sync in `mode` now (incremental, reconcile or full); 409 when one is already running."""
     integration = await lock_in_state(session, account=account, allowed=SYNCING_STATES, action="sync")
     now = utc_now()
-    if await repo.is_sync_running(session, integration, now=now):
+    # A sync asked for a moment ago is already this one (a double click, a script's retry): 409 too.
+    include = life.settings.scheduler_enabled
+    if await repo.is_sync_running(session, integration, now=now, include_requested=include):
         raise ConflictError(
             "A sync of this Classy integration is already running; wait for it to finish.",
             code="sync_running",
@@ -320,4 +326,4 @@ async def request_manual_sync(
     await audit(session, integration, "sync_requested", actor, now=now, details=details)
     await session.commit()
     life.sync.wake()
-    return IntegrationView(integration)
+    return IntegrationView(integration, sync_running=include)

@@ -78,16 +78,19 @@ def sync_requested_and_due(integration: Integration, *, now: datetime) -> bool:
     )
 
 
-async def is_sync_running(session: AsyncSession, integration: Integration, *, now: datetime) -> bool:
-    """A requested sync not yet claimed, or a run marked running whose worker's lease has not lapsed.
+async def is_sync_running(
+    session: AsyncSession, integration: Integration, *, now: datetime, include_requested: bool = False
+) -> bool:
+    """A run marked running whose worker's lease has not lapsed (a crashed run does not count).
 
-    A crashed run (its lease lapsed) does not count.
+    With `include_requested` (a scheduler runs in this process, so a request will be picked up) a
+    requested sync that no worker has claimed yet counts too.
     """
-    if sync_requested_and_due(integration, now=now):
+    if include_requested and sync_requested_and_due(integration, now=now):
         return True
     if integration.lease_expires_at is None or integration.lease_expires_at <= now:
         return False
-    if integration.sync_requested_trigger is not None:  # claimed, its run row not written yet
+    if include_requested and integration.sync_requested_trigger is not None:  # claimed, no run row yet
         return True
     running = exists().where(SyncRun.integration_id == integration.id, SyncRun.status == "running")
     return bool((await session.execute(select(running))).scalar())

@@ -63,6 +63,7 @@ async def test_second_manual_sync_right_after_the_first_is_409(
     ).raise_for_status()
     first = await live.post("/api/v1/apps/classy/sync", headers=ADMIN)
     assert first.status_code == 202, first.text
+    assert first.json()["sync_running"] is True and first.json()["trigger"] == "manual"
     assert (await status(live, MEMBER))["sync_running"] is True
     second = await live.post("/api/v1/apps/classy/sync", headers=ADMIN)
     assert second.status_code == 409, second.text
@@ -72,3 +73,25 @@ async def test_second_manual_sync_right_after_the_first_is_409(
     assert [run["trigger"] for run in runs] == ["manual", "initial"]
     assert all(run["status"] == "succeeded" for run in runs)
     assert (await live.post("/api/v1/apps/classy/sync", headers=ADMIN)).status_code == 202
+
+
+async def test_without_a_scheduler_requests_do_not_count_as_running(
+    sandbox: SandboxHandle, db: AsyncEngine, database_url: str
+) -> None:
+    """SCHEDULER_ENABLED=false: nothing here will run a request, so it neither blocks nor shows."""
+    settings = classy_settings(
+        database_url,
+        api_url=sandbox.api_url,
+        token_url=sandbox.token_url,
+        authorize_url=sandbox.authorize_url,
+    )
+    async with api(settings) as quiet:
+        await quiet.post("/api/v1/apps/classy/connect", headers=ADMIN)
+        body = creds(sandbox.client_id, sandbox.client_secret, "82364")
+        saved = await quiet.put("/api/v1/apps/classy/credentials", headers=ADMIN, json=body)
+        assert saved.status_code == 200, saved.text
+        assert (await status(quiet))["sync_running"] is False
+        for mode in ("incremental", "full"):
+            response = await quiet.post("/api/v1/apps/classy/sync", headers=ADMIN, json={"mode": mode})
+            assert response.status_code == 202, response.text
+            assert response.json()["mode"] == mode
