@@ -98,6 +98,68 @@ async def machine() -> dict[str, str]:
     }
 
 
+# -- CPU counters ----------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU seconds of a process (and, by default, its reaped children) so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(v) for v in fields[11 : 15 if children else 13]) / ticks
+
+
+def _parent(pid: str) -> int:
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    return -1
+
+
+_POSTMASTER: list[int] = []
+
+
+def _postmaster_pid() -> int | None:
+    """The pid of the bench server's postmaster (from its data directory), if this machine runs it."""
+    if not _POSTMASTER:
+
+        async def data_directory() -> str:
+            conn = await asyncpg.connect(SERVER_DSN)
+            try:
+                value: str = await conn.fetchval("SHOW data_directory")
+                return value
+            finally:
+                await conn.close()
+
+        import asyncio
+
+        with contextlib.suppress(Exception):
+            directory = asyncio.run(data_directory())
+            _POSTMASTER.append(int((Path(directory) / "postmaster.pid").read_text().split()[0]))
+        if not _POSTMASTER:
+            _POSTMASTER.append(-1)
+    return _POSTMASTER[0] if _POSTMASTER[0] > 0 else None
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the bench's Postgres server: its postmaster, its live processes, and (through the
+    postmaster's reaped-children counters) every backend that has exited. Only that server: another
+    cluster on this machine (other users' tests) does not count. Falls back to every postgres process
+    when the postmaster cannot be found (server not local, data directory unreadable)."""
+    postmaster = _postmaster_pid()
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (proc / "comm").read_text().strip() not in ("postgres", "postmaster"):
+                continue
+            if postmaster is None or int(proc.name) == postmaster or _parent(proc.name) == postmaster:
+                total += cpu_seconds(int(proc.name))
+    return total
+
+
 # -- databases -----------------------------------------------------------------------------------
 
 

@@ -30,6 +30,7 @@ import httpx
 from app.db.migrate import upgrade_to_head
 from bench import ceiling as ceiling_mod
 from bench import webhook_latency
+from bench import steady as steady_mod
 from bench.harness import (
     DB_PREFIX,
     ROOT,
@@ -39,12 +40,14 @@ from bench.harness import (
     Service,
     clear_sandbox_requests,
     connect,
+    cpu_seconds,
     create_db,
     db_dsn,
     db_url,
     drop_db,
     machine,
     phase_seconds,
+    postgres_cpu_seconds,
     records_of,
     run_service,
     wait_for_run,
@@ -54,7 +57,7 @@ from sandbox.server import SandboxHandle, run_sandbox_subprocess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HISTORY = ROOT / "bench" / "HISTORY.md"
-SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants", "webhooks")
+SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants", "webhooks", "steady")
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,12 @@ class Scale:
     tenants: int
     load_rate: float
     run_timeout: float
+    steady_orgs: int
 
 
 SCALES = {
-    "small": Scale(10_000, 20_000, 2_000, 10_000, 18_000, 2_000, 20, 20.0, 600),
-    "full": Scale(100_000, 200_000, 20_000, 20_000, 36_000, 4_000, 200, 20.0, 1800),
+    "small": Scale(10_000, 20_000, 2_000, 10_000, 18_000, 2_000, 20, 20.0, 600, 200),
+    "full": Scale(100_000, 200_000, 20_000, 20_000, 36_000, 4_000, 200, 20.0, 1800, 2_000),
 }
 # One tenant's organization: ≈2k records (600 + 1,200 + 130 + 8 campaigns + 60 plans).
 TENANT_SIZES = ("--supporters", "600", "--transactions", "1200", "--registrations", "130")
@@ -117,30 +121,6 @@ def bench_db(suffix: str, *, migrate: bool = False) -> Iterator[str]:
         asyncio.run(drop_db(name))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process (and its reaped children) so far."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    import os
-
-    ticks = os.sysconf("SC_CLK_TCK")
-    return sum(int(v) for v in fields[11:15]) / ticks
-
-
-def pg_cpu_seconds() -> float:
-    """CPU seconds of every postgres process on this machine (the server is local)."""
-    total = 0.0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if (proc / "comm").read_text().strip() in ("postgres", "postmaster"):
-                total += cpu_seconds(int(proc.name))
-    return total
-
-
 # -- scenario 1 (and the 4N point of scenario 2): import through the service -------------------------
 
 
@@ -150,7 +130,11 @@ def import_through_service(sb: SandboxHandle, suffix: str, timeout: float,
     with bench_db(suffix) as database, run_service(database, sb, **env) as svc:
         sampler = RssSampler(svc.pid).start()
         idle_rss = sampler.current_mb()
-        cpu0, sb_cpu0, pg_cpu0 = cpu_seconds(svc.pid), cpu_seconds(int(sb.extra["pid"])), pg_cpu_seconds()
+        cpu0, sb_cpu0, pg_cpu0 = (
+            cpu_seconds(svc.pid),
+            cpu_seconds(int(sb.extra["pid"])),
+            postgres_cpu_seconds(),
+        )
         spy = _start_py_spy(svc.pid, profile) if profile else None
         started = time.perf_counter()
         try:
@@ -162,7 +146,7 @@ def import_through_service(sb: SandboxHandle, suffix: str, timeout: float,
         seconds = time.perf_counter() - started
         cpu = cpu_seconds(svc.pid) - cpu0
         sb_cpu = cpu_seconds(int(sb.extra["pid"])) - sb_cpu0
-        pg_cpu = pg_cpu_seconds() - pg_cpu0
+        pg_cpu = postgres_cpu_seconds() - pg_cpu0
         memory = sampler.stop()
         phases = phase_seconds(svc)
     records = records_of(run)
@@ -424,7 +408,14 @@ def attempt(results: dict[str, Any], key: str, fn: Callable[[], Any]) -> None:
     log(f"{key} done in {time.monotonic() - started:.0f} s: {json.dumps(results[key], default=str)[:400]}")
 
 
-def run_all(scale_name: str, only: set[str], profile: bool) -> dict[str, Any]:
+def steady(organizations: int, timeout: float) -> dict[str, Any]:
+    args = ["--organizations", str(organizations), *steady_mod.ORG_SIZES, "--rate-limit", "0"]
+    with sandbox(*args) as sb, bench_db("steady") as database:
+        with run_service(database, sb, SCHEDULER_TICK_SECONDS="0.5") as svc:
+            return steady_mod.steady_state(svc, sb, timeout)
+
+
+def run_all(scale_name: str, only: set[str], profile: bool, steady_orgs: int | None = None) -> dict[str, Any]:
     scale = SCALES[scale_name]
     results: dict[str, Any] = {"scale": scale_name, "machine": asyncio.run(machine())}
     asyncio.run(_drop_leftovers())
@@ -450,6 +441,8 @@ def run_all(scale_name: str, only: set[str], profile: bool) -> dict[str, Any]:
         attempt(results, "tenants", lambda: tenants(scale))
     if "webhooks" in only:
         attempt(results, "webhooks", lambda: webhook_latency.measure())
+    if "steady" in only:
+        attempt(results, "steady", lambda: steady(steady_orgs or scale.steady_orgs, scale.run_timeout))
     return results
 
 
@@ -473,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated: " + ",".join(SCENARIOS))
     parser.add_argument("--profile", action="store_true", help="py-spy the service during the import")
+    parser.add_argument("--steady-orgs", type=int, help="organizations in the steady-state scenario")
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args(argv)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -481,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     from bench.report import render
 
-    results = run_all(args.scale, only, args.profile)
+    results = run_all(args.scale, only, args.profile, args.steady_orgs)
     (ROOT / "bench" / f".last-{args.scale}.json").write_text(json.dumps(results, indent=2, default=str))
     text = render(results, HISTORY.read_text() if HISTORY.exists() else "")
     print(text)

@@ -41,6 +41,7 @@ from .pages import Page, parse_page
 from .query import build_params, encode_query
 from .ratelimit import RateLimiter, limiter_for
 from .responses import error_for_response
+from .tls import shared_ssl_context
 from .token_model import Token
 from .tokens import OnToken, TokenManager
 
@@ -101,6 +102,7 @@ class ClassyClient:
         )
         self._http = httpx.AsyncClient(
             transport=transport,
+            verify=shared_ssl_context(),
             timeout=timeout,
             headers={"Accept": "application/json", "User-Agent": "classy-sync"},
         )

@@ -26,6 +26,7 @@ import httpx
 
 from .backoff import full_jitter, retry_after_seconds
 from .errors import ClassyServerError
+from .tls import shared_ssl_context
 from .token_errors import TokenEndpointFailure, failure_for_response, unreachable
 from .token_model import Token
 
@@ -88,6 +89,7 @@ class TokenManager:
             client_secret=client_secret,
             token_endpoint_auth_method="client_secret_post",
             transport=transport,
+            verify=shared_ssl_context(),
             timeout=timeout,
             headers={"User-Agent": "classy-sync"},
         )

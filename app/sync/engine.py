@@ -29,6 +29,7 @@ from app.db.models import Integration
 from app.db.repositories import sync_state
 from app.db.repositories.records import (
     UpsertOutcome,
+    has_queued_contacts,
     is_bad_value_error,
     merge_queued_contacts,
     refresh_statistics,
@@ -65,6 +66,9 @@ ANALYZE_AFTER_INSERTS = 5_000
 # (or when the run ends) and the run stops, so the next one resumes from the checkpoint Postgres kept
 # instead of this run's position in memory.
 ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+# Pages with nothing to write commit only their checkpoint, and only every this many in a row (the
+# heartbeat renews the lease meanwhile); the read's end commits the last one.
+EMPTY_PAGES_PER_CHECKPOINT = 20
 
 
 class SyncStopped(Exception):
@@ -165,7 +169,7 @@ class IntegrationSync:
             self.counts[name].error = stream_error(name, exc)
         if not failures:  # every list read: what earlier runs set aside, then donors no window brought
             await self.rejects.retry(self.client, self._commit_records)
-        await self._merge_contacts()  # anything still queued, e.g. by a run that crashed
+        await self._merge_contacts(if_queued=True)  # anything still queued, e.g. by a run that crashed
         if failures:
             errors = {name: self.counts[name].error or "" for name in failures}
             raise StreamsFailed(errors, others_synced=len(failures) < len(STREAMS))
@@ -178,7 +182,7 @@ class IntegrationSync:
             commit=self._commit_records,
             rejects=self.rejects,
         )
-        await self._merge_contacts()
+        await self._merge_contacts(if_queued=True)
         if self.mode in RECONCILING_MODES:
             for name, found in (await reconcile(self._reconcile_host(), STREAMS)).items():
                 self.counts[name].reconcile = found
@@ -227,11 +231,17 @@ class IntegrationSync:
             self._note_full_read(stream, cp)
             self.counts[stream.name].read = cp.read
             try:
+                empty = 0
                 async for batch in prefetch(self._reader(stream, cp)):
                     records = batch.records
                     if cp.read != INCREMENTAL:  # no date filter: drop what a reconnection excludes
                         records = fallback.after_floor(records, floor)
-                    await self._commit(stream, records, batch)
+                    # A page with nothing to write moves only the checkpoint, which the read's end
+                    # (or the next page with rows) commits: a quiet run writes no page transactions.
+                    # Long stretches of such pages still commit their position now and then.
+                    empty = empty + 1 if not records else 0
+                    if empty % EMPTY_PAGES_PER_CHECKPOINT == 0:
+                        await self._commit(stream, records, batch)
                     cp = batch.checkpoint
             except UnorderedPageError as exc:
                 cp = fallback.fall_back(cp, cp.read, utc_now())
@@ -438,9 +448,16 @@ class IntegrationSync:
         SYNC_PHASE_SECONDS.labels(stream.name, "checkpoint").inc(time.perf_counter() - written)
         return outcome
 
-    async def _merge_contacts(self, stream: Stream | None = None) -> None:
-        """Merge the contacts queued by the pages so far (set-based, one transaction)."""
+    async def _merge_contacts(self, stream: Stream | None = None, *, if_queued: bool = False) -> None:
+        """Merge the contacts queued by the pages so far (set-based, one transaction).
+
+        `if_queued`: first look whether anything is queued at all (a run that changed nothing, the
+        usual incremental run, then skips the merge's transaction and its eight statements)."""
         started = time.perf_counter()
+        if if_queued and not self.pages_since_merge:
+            async with self.ctx.sessionmaker() as session:
+                if not await has_queued_contacts(session, account=self.account):
+                    return
         async with self._merging, self.ctx.sessionmaker() as session, session.begin():
             await session.execute(ASYNC_COMMIT)
             await merge_queued_contacts(session, account=self.account)

@@ -294,6 +294,12 @@ _TAKE_QUEUED = (
 )
 
 
+async def has_queued_contacts(session: AsyncSession, *, account: str) -> bool:
+    """Whether any page (of this run or of one that crashed) queued contacts for a merge."""
+    statement = text("SELECT EXISTS (SELECT 1 FROM contact_refresh WHERE account = :account)")
+    return bool(await session.scalar(statement, {"account": account}))
+
+
 async def merge_queued_contacts(session: AsyncSession, *, account: str) -> int:
     """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged.
 
