@@ -29,8 +29,8 @@ import httpx
 
 from app.db.migrate import upgrade_to_head
 from bench import ceiling as ceiling_mod
-from bench import webhook_latency
 from bench import steady as steady_mod
+from bench import webhook_latency
 from bench.harness import (
     DB_PREFIX,
     ROOT,
@@ -274,12 +274,14 @@ def rate_limited(scale: Scale, rpm: int = 1800) -> dict[str, Any]:
 class LoadProcess:
     """``python -m bench.load`` in a subprocess; ``finish()`` stops it and returns its latencies."""
 
-    def __init__(self, svc: Service, rate: float, seconds: float, *, until_stopped: bool = False) -> None:
+    def __init__(
+        self, svc: Service, rate: float, seconds: float, paths: list[str], *, until_stopped: bool = False
+    ) -> None:
         cfg = {
             "stop_on_stdin_eof": until_stopped,
             "base_url": svc.base_url,
             "token": svc.token("acme"),
-            "paths": ["/api/v1/apps/classy", "/api/v1/donations"],
+            "paths": paths,
             "rate": rate,
             "seconds": seconds,
         }
@@ -317,11 +319,22 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
+LATENCY_PATHS = ["/api/v1/apps/classy", "/api/v1/donations"]
+CHANGES_PATH = "/api/v1/changes"
+
+
+def latency_paths(svc: Service) -> list[str]:
+    """The endpoints measured: the two of the first round, and the change feed where the service has one."""
+    probe = httpx.get(svc.base_url + CHANGES_PATH, headers=svc.headers("acme"), timeout=30)
+    return [*LATENCY_PATHS, *([CHANGES_PATH] if probe.status_code != 404 else [])]
+
+
 def latency(sb: SandboxHandle, scale: Scale) -> dict[str, Any]:
     org = sb.organization_ids[0]
     with bench_db("latency") as database, run_service(database, sb) as svc:
+        paths = latency_paths(svc)
         connect(svc, sb, "acme", org)
-        load = LoadProcess(svc, scale.load_rate, scale.run_timeout, until_stopped=True)
+        load = LoadProcess(svc, scale.load_rate, scale.run_timeout, paths, until_stopped=True)
         started = time.perf_counter()
         try:
             run = wait_for_run(svc, "acme", timeout=scale.run_timeout)
@@ -329,7 +342,7 @@ def latency(sb: SandboxHandle, scale: Scale) -> dict[str, Any]:
             busy = load.finish(60)
         sync_seconds = time.perf_counter() - started
         idle_seconds = max(20.0, min(sync_seconds, 60.0))
-        idle = LoadProcess(svc, scale.load_rate, idle_seconds).finish(idle_seconds + 60)
+        idle = LoadProcess(svc, scale.load_rate, idle_seconds, paths).finish(idle_seconds + 60)
     out: dict[str, Any] = {"sync_seconds": sync_seconds, "records": records_of(run), "rate": scale.load_rate}
     for label, result in (("busy", busy), ("idle", idle)):
         out[label] = {

@@ -38,9 +38,14 @@ INTERVAL_SECONDS = 900
 # A few changes per organization and interval: two donations edited, one new, one supporter edited.
 CHANGES = ({"resource": "transactions", "updates": 2, "inserts": 1}, {"resource": "supporters", "updates": 1})
 
+# Permanent tables only (the merge's temporary table is per connection).
 _WRITES = """
 SELECT relname, n_tup_ins + n_tup_upd + n_tup_del AS n FROM pg_stat_user_tables
+WHERE schemaname NOT LIKE 'pg_temp%'
 """
+# A backend flushes its table counters at the end of a transaction, at most once a second, and a busy
+# backlog when it has been idle for 10 s: wait that long before reading them.
+STATS_FLUSH_SECONDS = 11.0
 
 
 def _list_of(path: str) -> str:
@@ -52,7 +57,7 @@ def _list_of(path: str) -> str:
 
 
 async def _writes(conn: asyncpg.Connection) -> dict[str, int]:
-    await asyncio.sleep(1.2)  # backends flush their table counters at most once a second
+    await asyncio.sleep(STATS_FLUSH_SECONDS)
     await conn.execute("SELECT pg_stat_clear_snapshot()")
     return {r["relname"]: int(r["n"]) for r in await conn.fetch(_WRITES)}
 
