@@ -1,7 +1,8 @@
-"""``python -m bench.run [--scale small|full] [--only import,memory,ratelimit,latency,tenants,webhooks]``
+"""``python -m bench.run [--scale small|full] [--only SCENARIO,…] [--steady-orgs N]``
 
-Runs the benchmarks of issue 6 against the Classy sandbox (a subprocess on loopback) and the local
-Postgres (``BENCH_POSTGRES``, default postgres@127.0.0.1:5432; only ``classy_sync_bench_*`` databases are
+Runs the benchmarks of issues 6 and 14 (scenarios: import, memory, ratelimit, latency, tenants,
+webhooks, steady) against the Classy sandbox (a subprocess on loopback) and the local Postgres
+(``BENCH_POSTGRES``, default postgres@127.0.0.1:5432; only ``classy_sync_bench_*`` databases are
 created and dropped), prints the figures and writes ``bench/RESULTS.md``.
 
 The service under test is ``uvicorn app.main:app`` in a subprocess, connected through its API.
