@@ -70,7 +70,10 @@ def verify(
         raise SignatureRejected("bad_signature", "The svix-timestamp header is not a Unix time.") from None
     if abs((time.time() if now is None else now) - sent_at) > TOLERANCE_SECONDS:
         raise SignatureRejected("stale", "The svix-timestamp is more than 5 minutes away from now.")
-    standard = {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": signature}
+    candidates = _v1_signatures(signature)
+    if not candidates:
+        raise SignatureRejected("bad_signature", "The webhook signature does not match.")
+    standard = {"webhook-id": message_id, "webhook-timestamp": timestamp, "webhook-signature": candidates}
     try:
         Webhook(secret).verify(body, standard, json_parse=False)
     except WebhookVerificationError as exc:
@@ -79,3 +82,22 @@ def verify(
     except ValueError:  # a malformed signature list, or a body that is not UTF-8
         raise SignatureRejected("bad_signature", "The webhook signature does not match.") from None
     return VerifiedMessage(message_id, sent_at)
+
+
+def _v1_signatures(header: str) -> str:
+    """The header's well-formed `v1,<base64>` entries, space-separated (possibly none).
+
+    The library stops at the first entry it cannot split or decode, so one odd entry (a future
+    scheme, a typo) would hide a good signature after it; API.md allows several signatures.
+    """
+    kept = []
+    for entry in header.split():
+        version, _, encoded = entry.partition(",")
+        if version != "v1" or not encoded:
+            continue
+        try:
+            base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            continue
+        kept.append(entry)
+    return " ".join(kept)
