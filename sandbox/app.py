@@ -42,7 +42,7 @@ from sandbox.gate import gate
 from sandbox.hostile import router as hostile_router
 from sandbox.objects import install_objects
 from sandbox.query import QueryError, parse_fields, parse_filter, parse_sort, parse_with
-from sandbox.render import envelope, record_bytes
+from sandbox.render import envelope, record_bytes, with_dedication
 from sandbox.schema import ENTITY, ORGANIZATION_FIELDS, RESOURCES
 from sandbox.store import SandboxStore
 
@@ -297,17 +297,28 @@ def _install_data(app: FastAPI, store: SandboxStore) -> None:
                     oid,
                     resource,
                     r.id,
-                    record_bytes(
-                        coll,
-                        r,
-                        items="items" in embeds,
-                        fields=fields,
-                        embeds=_embeds(store, oid, coll, r, embeds),
+                    _with_embeds(
+                        store,
+                        oid,
+                        r.id,
+                        embeds,
+                        record_bytes(
+                            coll,
+                            r,
+                            items="items" in embeds,
+                            fields=fields,
+                            embeds=_embeds(store, oid, coll, r, embeds),
+                        ),
                     ),
                 )
                 for r in recs
             ]
         return _page_response(request, shown_page, per_page, total, data)
+
+
+def _with_embeds(store: SandboxStore, oid: int, rid: int, wanted: frozenset[str], blob: bytes) -> bytes:
+    """A transaction's dedication (``with=dedication``), spliced into its cached rendering."""
+    return with_dedication(blob, store.dedication(oid, rid)) if "dedication" in wanted else blob
 
 
 def _embeds(

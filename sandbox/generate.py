@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
 from sandbox import names
+from sandbox.fundraising import Fundraising
 from sandbox.timefmt import format_date, format_ts
 
 Row = dict[str, Any]
@@ -33,6 +34,9 @@ ID_BASES = {
     "members": 2_000_000,
     "attendees": 248_000_000,
     "designations": 34_600,
+    "fundraising-teams": 209_000,
+    "fundraising-pages": 2_170_000,
+    "dedications": 540_000,
 }
 _GIFTS = (
     10.0,
@@ -160,6 +164,7 @@ class OrgGenerator:
         self.designation_id = ids.take("designations")
         self._ts: dict[int, str] = {}
         self._contexts: dict[int, Row] = {}
+        self.fundraising = Fundraising(org_id, ids.take, self.designation_id, self.ts)
 
     def ri(self, a: int, b: int) -> int:
         """Uniform int in [a, b] (faster than ``randint``)."""
@@ -640,6 +645,7 @@ def generate_org(
         row = gen.supporter(t, upd, gen.pick(campaigns)["id"])
         supporters.append(sup_ref(row))
         sink("supporters", row, None)
+    gen.fundraising.build(campaigns, [s.id for s in supporters], GEN_START, sink)
     plans: list[Row] = []
     if supporters:
         for t in _times(gen, sizes.plans, 0, 0):
@@ -700,6 +706,9 @@ def _transactions(
         if gen.rand() < 0.003:
             upd = None
         row, items = gen.transaction(supporter=sup, plan=plan, campaign=camp, created=t, updated=upd)
+        dedication = gen.fundraising.decorate(row, items, camp, plan is not None)
         if sup is not None and len(linked) < 5000:
             linked.append((row, items, sup))
         sink("transactions", row, items)
+        if dedication is not None:
+            sink("dedications", dedication, None)

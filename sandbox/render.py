@@ -49,6 +49,14 @@ def record_bytes(
     return orjson.dumps(row)
 
 
+def with_dedication(blob: bytes, dedication: dict[str, Any] | None) -> bytes:
+    """A transaction's JSON with its ``dedication`` (``with=dedication``; null when it has none).
+
+    Spliced into the cached rendering rather than re-rendering the record: the embed keeps the cache.
+    """
+    return b"".join((blob[:-1], b',"dedication":', orjson.dumps(dedication), b"}"))
+
+
 def _remember(coll: Collection, rec: Rec, items: bool, blob: bytes) -> None:
     if coll.cached_bytes + len(blob) > CACHE_BUDGET:
         for r in coll.recs.values():

@@ -250,6 +250,96 @@ CAMPAIGN: Final[dict[str, Kind]] = {
     "updated_at": "ts",
 }
 
+DESIGNATION: Final[dict[str, Kind]] = {
+    "id": "int",
+    "organization_id": "int",
+    "name": "str",
+    "description": "str",
+    "goal": "str",
+    "external_reference_id": "str",
+    "is_active": "bool",
+    "is_complete": "bool",
+    "is_default": "bool",
+    "start_time": "str",
+    "end_time": "str",
+    "city": "str",
+    "state": "str",
+    "postal_code": "str",
+    "created_at": "ts",
+    "updated_at": "ts",
+}
+
+FUNDRAISING_TEAM: Final[dict[str, Kind]] = {
+    "id": "int",
+    "organization_id": "int",
+    "campaign_id": "int",
+    "parent_id": "int",
+    "root_id": "int",
+    "team_lead_id": "int",
+    "team_lead_supporter_id": "int",
+    "team_policy_id": "int",
+    "designation_id": "int",
+    "name": "str",
+    "description": "str",
+    "status": "str",
+    "goal": "num",
+    "raw_goal": "str",
+    "currency_code": "str",
+    "city": "str",
+    "state": "str",
+    "postal_code": "str",
+    "country": "str",
+    "created_at": "ts",
+    "updated_at": "ts",
+}
+
+FUNDRAISING_PAGE: Final[dict[str, Kind]] = {
+    "id": "int",
+    "organization_id": "int",
+    "campaign_id": "int",
+    "fundraising_team_id": "int",
+    "member_id": "int",
+    "supporter_id": "int",
+    "designation_id": "int",
+    "parent_id": "int",
+    "title": "str",
+    "alias": "str",
+    "intro_text": "str",
+    "goal": "num",
+    "raw_goal": "str",
+    "currency_code": "str",
+    "raw_currency_code": "str",
+    "status": "str",
+    "team_role": "str",
+    "canonical_url": "str",
+    "ended_at": "ts",
+    "created_at": "ts",
+    "updated_at": "ts",
+}
+
+# Gifts in honor or memory of someone: one per transaction at most (`with=dedication` embeds it).
+DEDICATION: Final[dict[str, Kind]] = {
+    "id": "int",
+    "transaction_id": "int",
+    "type": "str",
+    "honoree_name": "str",
+    "honoree_first_name": "str",
+    "honoree_last_name": "str",
+    "name": "str",
+    "first_name": "str",
+    "last_name": "str",
+    "email_address": "str",
+    "address": "str",
+    "city": "str",
+    "state": "str",
+    "postal_code": "str",
+    "country": "str",
+    "is_gift_amount_msg_included": "bool",
+    "ecard_id": "int",
+    "ecard_message": "str",
+    "updated_at": "ts",
+}
+
 NESTED: Final[dict[str, dict[str, Kind]]] = {
     "consent": {
         "sms_opt_in": "bool",
@@ -273,6 +363,10 @@ RESOURCES: Final[dict[str, dict[str, Kind]]] = {
     "registrations": REGISTRATION,
     "recurring-donation-plans": RECURRING_PLAN,
     "campaigns": CAMPAIGN,
+    "designations": DESIGNATION,
+    "fundraising-pages": FUNDRAISING_PAGE,
+    "fundraising-teams": FUNDRAISING_TEAM,
+    "dedications": DEDICATION,
 }
 
 # Entity names used in 403 bodies ({"action": "fetch", "entity": ...}).
@@ -282,10 +376,14 @@ ENTITY: Final[dict[str, str]] = {
     "registrations": "campaign_registration",
     "recurring-donation-plans": "recurring_donation_plan",
     "campaigns": "campaign",
+    "designations": "designation",
+    "fundraising-pages": "fundraising_page",
+    "fundraising-teams": "fundraising_team",
+    "dedications": "dedication",
 }
 
 # `with` values the spec allows per list endpoint. Implemented: items, supporter,
-# recurring_donation_plan; the other allowed names are accepted and ignored.
+# recurring_donation_plan, dedication; the other allowed names are accepted and ignored.
 ALLOWED_WITH: Final[dict[str, frozenset[str]]] = {
     "transactions": frozenset(
         {
@@ -302,6 +400,8 @@ ALLOWED_WITH: Final[dict[str, frozenset[str]]] = {
             "source_tracking_codes",
         }
     ),
+    "fundraising-pages": frozenset({"cover_photo", "fundraising_team", "logo", "member", "supporter"}),
+    "fundraising-teams": frozenset({"campaign", "cover_photo", "logo", "team_lead", "team_policy"}),
 }
 
 ORGANIZATION_FIELDS: Final[tuple[str, ...]] = (

@@ -71,6 +71,7 @@ class SandboxStore:
             # Deleted records, kept so a test can restore them: (org, resource, id) → (row, items).
             self.deleted: dict[tuple[int, str, int], tuple[Row, list[Row] | None]] = {}
             self.generators: dict[int, OrgGenerator] = {}
+            self.dedication_ids: dict[int, dict[int, int]] = {}  # org -> transaction id -> dedication id
             for i in range(cfg.organizations):
                 org_id = ORG_BASE + ORG_STEP * i
                 colls = {
@@ -89,6 +90,7 @@ class SandboxStore:
                 for coll in colls.values():
                     coll.reindex()
                 self.data[org_id] = colls
+                self._index_dedications(org_id)
             self.rng = random.Random(f"churn:{cfg.seed}")
             self.auth = AuthState(cfg.token_lifetime, cfg.code_lifetime)
             self.auth.apps[cfg.client_id] = AppReg(
@@ -149,6 +151,18 @@ class SandboxStore:
             else:
                 self.quirks[resource] = ignore
 
+    def dedication(self, org_id: int, transaction_id: int) -> Row | None:
+        """The dedication a transaction carries under ``with=dedication`` (None when it has none)."""
+        with self.lock:
+            rid = self.dedication_ids.get(org_id, {}).get(transaction_id)
+            return self.get(org_id, "dedications", rid) if rid is not None else None
+
+    def _index_dedications(self, org_id: int) -> None:
+        coll = self._coll(org_id, "dedications")
+        self.dedication_ids[org_id] = {
+            coll.value(rec, "transaction_id"): rid for rid, rec in coll.recs.items()
+        }
+
     # -- mutation --------------------------------------------------------------------------
     def update(self, org_id: int, resource: str, rid: int, changes: dict[str, Any]) -> Row | None:
         """Apply field changes; ``updated_at`` becomes now unless given explicitly (may be null)."""
@@ -161,6 +175,8 @@ class SandboxStore:
             items = changes.pop("items", None) if coll.item_fields is not None else None
             self._apply(coll, row, changes)
             coll.put(row, items)
+            if resource == "dedications":
+                self._index_dedications(org_id)
             self.webhooks.emit(org_id, resource, "updated", rid)
             return self.get(org_id, resource, rid)
 
@@ -188,9 +204,17 @@ class SandboxStore:
         with self.lock:
             coll = self._coll(org_id, resource)
             row, items = self._generate(org_id, resource, now_epoch(), fields)
+            dedication = None
+            if resource == "transactions":
+                camp = self.get(org_id, "campaigns", row["campaign_id"]) or {"id": 0, "type": ""}
+                dedication = self.generators[org_id].fundraising.decorate(row, items or [], camp, False)
             given = {k: v for k, v in fields.items() if k != "items"}
             self._apply(coll, row, given)
             coll.put(row, fields.get("items", items))
+            if dedication is not None:
+                self._coll(org_id, "dedications").put(dedication)
+            if resource in ("transactions", "dedications"):
+                self._index_dedications(org_id)
             self.webhooks.emit(org_id, resource, "created", row["id"])
             return self.get(org_id, resource, row["id"]) or row
 
@@ -208,6 +232,9 @@ class SandboxStore:
             return gen.campaign(now, now), None
         if resource == "supporters":
             return gen.supporter(now, now, camp["id"] if camp else None), None
+        made = self._generate_fundraising(org_id, resource, now, camp)
+        if made is not None:
+            return made, None
         row = self.get(org_id, "supporters", supporter_id) if isinstance(supporter_id, int) else None
         if row is None and "supporter_id" not in fields and self.rng.random() < 0.8:
             row = self._random_row(org_id, "supporters")
@@ -231,6 +258,21 @@ class SandboxStore:
             minimal=sup is None and not camp.get("is_billing_address_required"),
         ), None
 
+    def _generate_fundraising(self, org_id: int, resource: str, now: int, camp: Row | None) -> Row | None:
+        fundraising = self.generators[org_id].fundraising
+        if camp is None:
+            camp = self.generators[org_id].campaign(now, now)
+        if resource == "designations":
+            return fundraising.designation(self.ids.take("designations"), f"Fund {now}", now)
+        if resource == "fundraising-teams":
+            return fundraising.team(camp, now)
+        if resource == "fundraising-pages":
+            return fundraising.page(camp, self._random_row(org_id, "fundraising-teams"), None, now)
+        if resource == "dedications":
+            txn = self._random_row(org_id, "transactions")
+            return fundraising.dedication(txn or {"id": 0, "created_at": format_ts(now)})
+        return None
+
     def _random_row(self, org_id: int, resource: str) -> Row | None:
         coll = self._coll(org_id, resource)
         if not coll.ids:
@@ -246,7 +288,10 @@ class SandboxStore:
                 return False
             items = coll.item_rows(rec) if coll.item_fields is not None else None
             self.deleted[(org_id, resource, rid)] = (coll.row(rec), items)
-            return coll.delete(rid)
+            deleted = coll.delete(rid)
+            if resource == "dedications":
+                self._index_dedications(org_id)
+            return deleted
 
     def restore(self, org_id: int, resource: str, rid: int, *, touch_updated_at: bool = False) -> Row | None:
         """Bring a deleted record back as it was (``updated_at`` unchanged unless ``touch_updated_at``)."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body
 
 from app.api.deps import AdminDep, LifecycleDep, PrincipalDep, RuntimeDep, SessionDep
+from app.api.pagination import Cursor, Limit, build_page, decode_cursor
 from app.api.schemas import (
     AppSummary,
     CredentialsIn,
@@ -35,10 +36,6 @@ WRITE_ERRORS = error_responses(401, 403, 409)
 VERIFY_ERRORS = error_responses(400, 401, 403, 409, 422, 429, 502)
 PAGE_ERRORS = error_responses(401, 422)
 SYNC_ERRORS = error_responses(400, 401, 403, 409, 422)
-
-
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
-Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
 
 
 def _read(runtime: Runtime, view: IntegrationView) -> IntegrationRead:
@@ -162,7 +159,10 @@ async def list_classy_sync_runs(
     principal: PrincipalDep, session: SessionDep, limit: Limit = 100, cursor: Cursor = None
 ) -> SyncRunPage:
     """Sync runs, newest first."""
-    page = await history.sync_runs(session, account=principal.account, cursor=cursor, limit=limit)
+    rows = await history.sync_runs(
+        session, account=principal.account, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    page = build_page(rows, limit, key=lambda run: run.id)
     return SyncRunPage.build(page.items, page.next_cursor, await history.rejected_for(session, page.items))
 
 
@@ -171,5 +171,8 @@ async def list_classy_events(
     principal: PrincipalDep, session: SessionDep, limit: Limit = 100, cursor: Cursor = None
 ) -> EventPage:
     """Audit events of the integration, newest first."""
-    page = await history.events(session, account=principal.account, cursor=cursor, limit=limit)
+    rows = await history.events(
+        session, account=principal.account, before_id=decode_cursor(cursor), limit=limit + 1
+    )
+    page = build_page(rows, limit, key=lambda event: event.id)
     return EventPage.build(page.items, page.next_cursor)

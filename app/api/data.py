@@ -1,35 +1,38 @@
-"""Synced data (API.md "Synced data"): contacts and donations of the caller's account."""
+"""Synced data (API.md "Synced data"): contacts and donations of the caller's account.
+
+Every list answers JSON pages (keyset, app/api/pagination.py) or, with `Accept: text/csv`, all its pages
+as one streamed CSV document with the same filters (app/api/csv_export.py).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Row
 
-from app.api.data_schemas import (
-    ContactOut,
-    ContactPage,
-    DonationOut,
-    DonationPage,
-    decode_cursor,
-    encode_cursor,
-)
-from app.api.deps import PrincipalDep, SessionDep
+from app.api.csv_export import CSV_RESPONSE, csv_response, wants_csv
+from app.api.data_schemas import ContactOut, ContactPage, DonationOut, DonationPage
+from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from app.api.pagination import Cursor, Limit, build_page, decode_cursor
 from app.api.schemas import error_responses
+from app.db.models import Contact, Donation
 from app.db.repositories import synced_data
+from app.db.repositories.synced_data import DonationRow
 from app.errors import NotFoundError, UnprocessableError
 
 router = APIRouter(prefix="/api/v1")  # tags per route: contacts, donations (the operation ids' prefixes)
 
-Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
-Cursor = Annotated[str | None, Query(description="The next_cursor of the previous page.")]
 MAX_ID = 2**63 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 UpdatedSince = Annotated[datetime | None, Query(description="Only records updated at or after this time.")]
 IncludeDeleted = Annotated[
     bool, Query(description="Also list records Classy no longer has (they carry a deleted_at).")
 ]
+ContactFilter = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this contact's records.")]
+LIST_RESPONSES = {**error_responses(401, 422), **CSV_RESPONSE}
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -44,33 +47,51 @@ def _utc(value: datetime | None) -> datetime | None:
         raise UnprocessableError("updated_since is out of range.", code="validation_error") from None
 
 
-def _next_cursor(ids: list[int], limit: int) -> str | None:
-    return encode_cursor(ids[-1]) if len(ids) == limit else None
+def contact_item(row: Row[Any]) -> ContactOut:
+    contact: Contact = row[0]
+    return ContactOut.of(contact)
 
 
-@router.get("/contacts", tags=["contacts"], response_model=ContactPage, responses=error_responses(401, 422))
+def donation_out(row: DonationRow) -> DonationOut:
+    """A donation as the API shows it (JSON, CSV and the change feed alike)."""
+    return DonationOut.of(
+        row.donation,
+        row.campaign_name,
+        row.designation_name,
+        row.fundraising_page_title,
+        row.fundraising_team_name,
+    )
+
+
+def donation_item(row: Row[Any]) -> DonationOut:
+    return donation_out(synced_data.donation_row(row))
+
+
+@router.get("/contacts", tags=["contacts"], response_model=ContactPage, responses=LIST_RESPONSES)
 async def list_contacts(
+    request: Request,
     principal: PrincipalDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     limit: Limit = 100,
     cursor: Cursor = None,
     email: Annotated[str | None, Query(description="Exact email, case-insensitive.")] = None,
     updated_since: UpdatedSince = None,
     include_deleted: IncludeDeleted = False,
-) -> ContactPage:
+) -> ContactPage | StreamingResponse:
     """Contacts of your account, oldest first."""
-    contacts = await synced_data.list_contacts(
-        session,
-        account=principal.account,
-        after_id=decode_cursor(cursor),
-        limit=limit,
-        email=email,
-        updated_since=_utc(updated_since),
-        include_deleted=include_deleted,
+    query = synced_data.contacts_query(
+        principal.account, email=email, updated_since=_utc(updated_since), include_deleted=include_deleted
     )
-    return ContactPage(
-        items=[ContactOut.of(c) for c in contacts], next_cursor=_next_cursor([c.id for c in contacts], limit)
+    if wants_csv(request):
+        return csv_response(
+            runtime.sessionmaker, query.order_by(Contact.id), ContactOut, contact_item, filename="contacts"
+        )
+    rows = await synced_data.fetch_page(
+        session, query, Contact.id, after_id=decode_cursor(cursor), limit=limit + 1
     )
+    page = build_page([contact_item(r) for r in rows], limit, key=lambda c: c.id)
+    return ContactPage(items=list(page.items), next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -87,36 +108,44 @@ async def get_contact(contact_id: RowId, principal: PrincipalDep, session: Sessi
     return ContactOut.of(contact)
 
 
-@router.get(
-    "/donations", tags=["donations"], response_model=DonationPage, responses=error_responses(401, 422)
-)
+@router.get("/donations", tags=["donations"], response_model=DonationPage, responses=LIST_RESPONSES)
 async def list_donations(
+    request: Request,
     principal: PrincipalDep,
     session: SessionDep,
+    runtime: RuntimeDep,
     limit: Limit = 100,
     cursor: Cursor = None,
-    contact_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only this contact's donations.")
-    ] = None,
+    contact_id: ContactFilter = None,
     status: Annotated[str | None, Query(description="Classy status, e.g. success or refunded.")] = None,
     updated_since: UpdatedSince = None,
+    classy_recurring_plan_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this recurring plan's payments.")
+    ] = None,
     include_deleted: IncludeDeleted = False,
-) -> DonationPage:
+) -> DonationPage | StreamingResponse:
     """Donations (every Classy transaction, whatever its status) of your account, oldest first."""
-    rows = await synced_data.list_donations(
-        session,
-        account=principal.account,
-        after_id=decode_cursor(cursor),
-        limit=limit,
+    query = synced_data.donations_query(
+        principal.account,
         contact_id=contact_id,
         status=status,
         updated_since=_utc(updated_since),
+        classy_recurring_plan_id=classy_recurring_plan_id,
         include_deleted=include_deleted,
     )
-    return DonationPage(
-        items=[DonationOut.of(r.donation, r.campaign_name) for r in rows],
-        next_cursor=_next_cursor([r.donation.id for r in rows], limit),
+    if wants_csv(request):
+        return csv_response(
+            runtime.sessionmaker,
+            query.order_by(Donation.id),
+            DonationOut,
+            donation_item,
+            filename="donations",
+        )
+    rows = await synced_data.fetch_page(
+        session, query, Donation.id, after_id=decode_cursor(cursor), limit=limit + 1
     )
+    page = build_page([donation_item(r) for r in rows], limit, key=lambda d: d.id)
+    return DonationPage(items=list(page.items), next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -130,4 +159,4 @@ async def get_donation(donation_id: RowId, principal: PrincipalDep, session: Ses
     row = await synced_data.get_donation(session, account=principal.account, donation_id=donation_id)
     if row is None:
         raise NotFoundError(f"No donation with id {donation_id}.")
-    return DonationOut.of(row.donation, row.campaign_name)
+    return donation_out(row)

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.api.pagination import InvalidCursorError, decode_cursor, encode_cursor
 from app.db.models import Contact, Donation
-from app.errors import AppError
 
-
-class InvalidCursorError(AppError):
-    status_code = 422
-    code = "invalid_cursor"
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id a page starts after; a cursor we did not issue is a 400 with a sentence."""
-    if cursor is None or cursor == "":
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        prefix, _, value = raw.partition(":")
-        last_id = int(value)
-        if prefix != "id" or not 0 <= last_id < 2**63:
-            raise ValueError(raw)
-        return last_id
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursorError("The cursor is not valid; pass the next_cursor of a previous page.") from exc
+__all__ = ["InvalidCursorError", "decode_cursor", "encode_cursor"]  # moved to app.api.pagination
 
 
 def money(value: Decimal | None) -> str | None:
@@ -59,6 +36,9 @@ class ContactOut(BaseModel):
     email_opt_in: bool | None
     created_at: datetime
     updated_at: datetime
+    company: str | None
+    cell_phone: str | None
+    sms_opt_in: bool | None = Field(description="SMS consent, from the person's latest Classy transaction.")
     deleted_at: datetime | None = Field(
         description="When every source of the contact left Classy; else null."
     )
@@ -81,8 +61,36 @@ class ContactOut(BaseModel):
             email_opt_in=contact.email_opt_in,
             created_at=contact.classy_created_at or contact.created_at,
             updated_at=contact.classy_updated_at or contact.updated_at,
+            company=contact.company,
+            cell_phone=contact.cell_phone,
+            sms_opt_in=contact.sms_opt_in,
             deleted_at=contact.deleted_at,
         )
+
+
+class DedicationOut(BaseModel):
+    """A gift in honor or memory of someone (Classy's names): the person honoured, and whom to notify."""
+
+    type: Literal["honor", "memory"] | None
+    honoree_name: str | None
+    name: str | None
+    email_address: str | None
+
+    @classmethod
+    def of(cls, value: dict[str, Any] | None) -> DedicationOut | None:
+        if not isinstance(value, dict):
+            return None
+        kind = value.get("type")
+        return cls(
+            type=kind if kind in ("honor", "memory") else None,
+            honoree_name=value.get("honoree_name"),
+            name=value.get("name"),
+            email_address=value.get("email_address"),
+        )
+
+
+_KINDS = ("donation", "ticket", "registration", "offline_donation", "other")
+DonationKind = Literal["donation", "ticket", "registration", "offline_donation", "other"]
 
 
 class DonationOut(BaseModel):
@@ -106,12 +114,41 @@ class DonationOut(BaseModel):
     refunded_at: datetime | None
     created_at: datetime | None
     updated_at: datetime | None
+    classy_organization_id: int
+    classy_supporter_id: int | None
+    kind: DonationKind | None = Field(description="From the transaction's items (API.md, Donation).")
+    designation_id: int | None = Field(description="Classy designation (fund) id.")
+    designation_name: str | None
+    classy_fundraising_page_id: int | None
+    fundraising_page_title: str | None
+    classy_fundraising_team_id: int | None
+    fundraising_team_name: str | None
+    payment_type: str | None = Field(description="Classy's: Credit Card, ACH, PayPal, …")
+    payment_method: str | None
+    card_type: str | None
+    card_last_four: str | None = Field(description="4 digits or null; nothing more of a card is stored.")
+    donor_covered_fees: bool | None
+    classy_fees_amount: str | None
+    processor_fees_amount: str | None
+    raw_currency: str | None
+    raw_amount: str | None = Field(description="Classy raw_donation_gross_amount, in raw_currency.")
+    company_name: str | None
+    hide_amount: bool | None
+    comment: str | None
+    dedication: DedicationOut | None
     deleted_at: datetime | None = Field(
         description="When a reconcile found the transaction gone from Classy."
     )
 
     @classmethod
-    def of(cls, donation: Donation, campaign_name: str | None) -> DonationOut:
+    def of(
+        cls,
+        donation: Donation,
+        campaign_name: str | None = None,
+        designation_name: str | None = None,
+        fundraising_page_title: str | None = None,
+        fundraising_team_name: str | None = None,
+    ) -> DonationOut:
         return cls(
             id=donation.id,
             classy_transaction_id=donation.classy_transaction_id,
@@ -131,6 +168,28 @@ class DonationOut(BaseModel):
             refunded_at=donation.refunded_at,
             created_at=donation.created_at,
             updated_at=donation.updated_at,
+            classy_organization_id=donation.organization_id,
+            classy_supporter_id=donation.classy_supporter_id,
+            kind=donation.kind if donation.kind in _KINDS else None,
+            designation_id=donation.designation_id,
+            designation_name=designation_name,
+            classy_fundraising_page_id=donation.classy_fundraising_page_id,
+            fundraising_page_title=fundraising_page_title,
+            classy_fundraising_team_id=donation.classy_fundraising_team_id,
+            fundraising_team_name=fundraising_team_name,
+            payment_type=donation.payment_type,
+            payment_method=donation.payment_method,
+            card_type=donation.card_type,
+            card_last_four=donation.card_last_four,
+            donor_covered_fees=donation.donor_covered_fees,
+            classy_fees_amount=money(donation.classy_fees_amount),
+            processor_fees_amount=money(donation.processor_fees_amount),
+            raw_currency=donation.raw_currency,
+            raw_amount=money(donation.raw_amount),
+            company_name=donation.company_name,
+            hide_amount=donation.hide_amount,
+            comment=donation.comment,
+            dedication=DedicationOut.of(donation.dedication),
             deleted_at=donation.deleted_at,
         )
 

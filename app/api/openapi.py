@@ -38,6 +38,19 @@ TAGS: list[dict[str, Any]] = [
         "description": "The change feed: every synced record that changed, in commit order, from a cursor.",
     },
     {
+        "name": "campaigns",
+        "description": "The organization's Classy campaigns.",
+    },
+    {
+        "name": "recurring_plans",
+        "description": "Classy recurring donation plans, each linked to its contact; "
+        "`GET /api/v1/donations?classy_recurring_plan_id=` lists a plan's payments.",
+    },
+    {
+        "name": "registrations",
+        "description": "Event attendance (Classy registrations), each linked to its contact.",
+    },
+    {
         "name": "oauth",
         "description": "Where Classy's login sends the browser back in the authorization_code flow "
         "(no bearer token; it always redirects to FRONTEND_URL).",

@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 from app.db.repositories.classy_columns import (
     CAMPAIGN,
+    DESIGNATION,
     DONATION,
+    FUNDRAISING_PAGE,
+    FUNDRAISING_TEAM,
     RECURRING_PLAN,
     REGISTRATION,
     SUPPORTER,
@@ -36,10 +39,21 @@ class Stream:
 
 STREAMS: tuple[Stream, ...] = (
     Stream("campaigns", "campaigns", CAMPAIGN),
+    # Funds and peer-to-peer pages and teams: the spec declares no filter/sort on these lists; where
+    # Classy ignores ours, they fall back like any such list (fallback.py). Pages and teams may have a
+    # null updated_at.
+    Stream("designations", "designations", DESIGNATION),
+    Stream("fundraising_teams", "fundraising-teams", FUNDRAISING_TEAM, nullable_updated_at=True),
+    Stream("fundraising_pages", "fundraising-pages", FUNDRAISING_PAGE, nullable_updated_at=True),
     Stream("supporters", "supporters", SUPPORTER, feeds_contacts=True),
     Stream("recurring_donation_plans", "recurring-donation-plans", RECURRING_PLAN),
     Stream(
-        "transactions", "transactions", DONATION, with_="items", feeds_contacts=True, nullable_updated_at=True
+        "transactions",
+        "transactions",
+        DONATION,
+        with_="items,dedication",
+        feeds_contacts=True,
+        nullable_updated_at=True,
     ),
     Stream("registrations", "registrations", REGISTRATION, feeds_contacts=True),
 )

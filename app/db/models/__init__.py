@@ -2,7 +2,16 @@
 
 from app.db.models.audit import AuditEvent
 from app.db.models.change_log import ChangeLog
-from app.db.models.classy_records import Campaign, Donation, RecurringPlan, Registration, Supporter
+from app.db.models.classy_records import (
+    Campaign,
+    Designation,
+    Donation,
+    FundraisingPage,
+    FundraisingTeam,
+    RecurringPlan,
+    Registration,
+    Supporter,
+)
 from app.db.models.contact import Contact, ContactRefresh
 from app.db.models.integration import Credential, Integration, IntegrationStatus, OAuthState
 from app.db.models.missing import MissingSupporter
@@ -17,7 +26,10 @@ __all__ = [
     "Contact",
     "ContactRefresh",
     "Credential",
+    "Designation",
     "Donation",
+    "FundraisingPage",
+    "FundraisingTeam",
     "Integration",
     "IntegrationStatus",
     "MissingSupporter",

@@ -6,9 +6,10 @@ later mapping change can be replayed without refetching.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Identity, Index, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, Identity, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,6 +66,7 @@ class Supporter(_ClassyRecord, _Person, Base):
 
     member_id: Mapped[OptionalClassyId]
     email_opt_in: Mapped[bool | None] = mapped_column(Boolean)
+    cell_phone: Mapped[OptionalText]
 
 
 class Registration(_ClassyRecord, _Person, Base):
@@ -80,6 +82,9 @@ class Registration(_ClassyRecord, _Person, Base):
     supporter_id: Mapped[OptionalClassyId]
     transaction_id: Mapped[OptionalClassyId]
     status: Mapped[OptionalText]
+    ticket_name: Mapped[OptionalText]
+    company: Mapped[OptionalText]
+    cell_phone: Mapped[OptionalText]
 
 
 class Donation(_Person, Base):
@@ -91,6 +96,7 @@ class Donation(_Person, Base):
         Index("ix_donation_account_supporter", "account", "classy_supporter_id"),
         Index("ix_donation_account_email_lower", "account", "email_lower"),
         Index("ix_donation_account_contact", "account", "contact_id"),
+        Index("ix_donation_account_recurring_plan", "account", "classy_recurring_plan_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -115,7 +121,27 @@ class Donation(_Person, Base):
     updated_at: Mapped[OptionalTimestamp]
     # The purchaser's person columns (from _Person) link it to a contact when it has no supporter.
     email_opt_in: Mapped[bool | None] = mapped_column(Boolean)
+    cell_phone: Mapped[OptionalText]
+    sms_opt_in: Mapped[bool | None] = mapped_column(Boolean)
     items: Mapped[list[Any] | None] = mapped_column(JSONB)
+    # Issue #11: what the gift is (from its items), where it went, how it was paid, whom it honours.
+    kind: Mapped[OptionalText]
+    designation_id: Mapped[OptionalClassyId]
+    classy_fundraising_page_id: Mapped[OptionalClassyId]
+    classy_fundraising_team_id: Mapped[OptionalClassyId]
+    payment_type: Mapped[OptionalText]
+    payment_method: Mapped[OptionalText]
+    card_type: Mapped[OptionalText]
+    card_last_four: Mapped[OptionalText]
+    donor_covered_fees: Mapped[bool | None] = mapped_column(Boolean)
+    classy_fees_amount: Mapped[Money]
+    processor_fees_amount: Mapped[Money]
+    raw_currency: Mapped[OptionalText]
+    raw_amount: Mapped[Money]
+    company_name: Mapped[OptionalText]
+    hide_amount: Mapped[bool | None] = mapped_column(Boolean)
+    comment: Mapped[OptionalText]
+    dedication: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     raw: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     synced_at: Mapped[UpdatedAt]
     deleted_at: Mapped[OptionalTimestamp]
@@ -140,7 +166,10 @@ class RecurringPlan(_ClassyRecord, Base):
     """A Classy recurring donation plan."""
 
     __tablename__ = "recurring_plan"
-    __table_args__ = (UniqueConstraint("account", "classy_id"),)
+    __table_args__ = (
+        UniqueConstraint("account", "classy_id"),
+        Index("ix_recurring_plan_account_supporter", "account", "classy_supporter_id"),
+    )
 
     classy_supporter_id: Mapped[OptionalClassyId]
     classy_campaign_id: Mapped[OptionalClassyId]
@@ -150,3 +179,37 @@ class RecurringPlan(_ClassyRecord, Base):
     currency: Mapped[OptionalText]
     started_at: Mapped[OptionalTimestamp]
     canceled_at: Mapped[OptionalTimestamp]
+    next_charge_on: Mapped[date | None] = mapped_column(Date)
+
+
+class Designation(_ClassyRecord, Base):
+    """A Classy designation (fund or program); donations carry its id, the API shows its name."""
+
+    __tablename__ = "designation"
+    __table_args__ = (UniqueConstraint("account", "classy_id"),)
+
+    name: Mapped[OptionalText]
+    is_active: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class FundraisingPage(_ClassyRecord, Base):
+    """A Classy peer-to-peer fundraising page; donations carry its id, the API shows its title."""
+
+    __tablename__ = "fundraising_page"
+    __table_args__ = (UniqueConstraint("account", "classy_id"),)
+
+    title: Mapped[OptionalText]
+    status: Mapped[OptionalText]
+    classy_campaign_id: Mapped[OptionalClassyId]
+    classy_fundraising_team_id: Mapped[OptionalClassyId]
+
+
+class FundraisingTeam(_ClassyRecord, Base):
+    """A Classy fundraising team; donations carry its id, the API shows its name."""
+
+    __tablename__ = "fundraising_team"
+    __table_args__ = (UniqueConstraint("account", "classy_id"),)
+
+    name: Mapped[OptionalText]
+    status: Mapped[OptionalText]
+    classy_campaign_id: Mapped[OptionalClassyId]

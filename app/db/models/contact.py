@@ -45,6 +45,9 @@ class Contact(Base):
     postal_code: Mapped[OptionalText]
     country: Mapped[OptionalText]
     email_opt_in: Mapped[bool | None] = mapped_column(Boolean)
+    company: Mapped[OptionalText]
+    cell_phone: Mapped[OptionalText]
+    sms_opt_in: Mapped[bool | None] = mapped_column(Boolean)
     # Classy's own times for the person (earliest creation, latest update across its sources).
     classy_created_at: Mapped[OptionalTimestamp]
     classy_updated_at: Mapped[OptionalTimestamp]

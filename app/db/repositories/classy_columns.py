@@ -72,6 +72,46 @@ def boolean(field: str) -> Column:
     return Column(expr, expr)
 
 
+def date(field: str) -> Column:
+    """A plain date (`2024-07-15`), such as a plan's next_processing_date."""
+    value = _path(field)
+    return Column(f"nullif(btrim({value}), '')::date", f"classy_try_date({value})")
+
+
+def last_four(field: str) -> Column:
+    """The last four digits of a card as text: Classy sends an integer, so 0042 arrives as 42."""
+    value = f"btrim({_path(field)})"
+    expr = f"(CASE WHEN {value} ~ '^[0-9]{{1,4}}$' THEN lpad({value}, 4, '0') END)"
+    return Column(expr, expr)
+
+
+def transaction_kind() -> Column:
+    """What a transaction is, from its items (API.md, Donation `kind`)."""
+
+    def expr(total: str) -> str:
+        kinds = "coalesce(i->>'type', '')"
+        return (
+            "(CASE WHEN jsonb_typeof(r->'items') = 'array' AND jsonb_array_length(r->'items') > 0 THEN ("
+            f"SELECT CASE WHEN bool_or({kinds} = 'registration') AND {total} > 0 THEN 'ticket' "
+            f"WHEN bool_and({kinds} = 'registration') AND coalesce({total}, 0) = 0 THEN 'registration' "
+            f"WHEN bool_and({kinds} = 'donation') THEN 'donation' "
+            f"WHEN bool_and({kinds} = 'offline_donation') THEN 'offline_donation' "
+            "ELSE 'other' END FROM jsonb_array_elements(r->'items') i) ELSE 'other' END)"
+        )
+
+    total = money("total_gross_amount")
+    return Column(expr(total.fast), expr(total.safe))
+
+
+def dedication() -> Column:
+    """The dedication embedded by `with=dedication`, reduced to what the API shows (null for none)."""
+    fields = ", ".join(
+        f"'{f}', r->'dedication'->>'{f}'" for f in ("type", "honoree_name", "name", "email_address")
+    )
+    expr = f"(CASE WHEN jsonb_typeof(r->'dedication') = 'object' THEN jsonb_build_object({fields}) END)"
+    return Column(expr, expr)
+
+
 def json_array(field: str) -> Column:
     expr = f"(CASE WHEN jsonb_typeof(r->'{field}') = 'array' THEN r->'{field}' END)"
     return Column(expr, expr)
@@ -79,11 +119,21 @@ def json_array(field: str) -> Column:
 
 @dataclass(frozen=True, eq=False)
 class ResourceMapping:
-    """A table fed by one Classy resource: its natural key and the SQL expression of each column."""
+    """A table fed by one Classy resource: its natural key and the SQL expression of each column.
+
+    `drop_keys` are removed from the stored raw payload: card and bank details beyond what we show.
+    """
 
     table: str
     key_column: str
     columns: dict[str, Column]
+    drop_keys: tuple[str, ...] = ()
+
+    def raw_sql(self) -> str:
+        if not self.drop_keys:
+            return "r"
+        keys = ", ".join(f"'{k}'" for k in self.drop_keys)
+        return f"(r - ARRAY[{keys}])"
 
 
 def _person(*, email_field: str, prefix: str = "", phone_field: str = "phone") -> dict[str, Column]:
@@ -113,6 +163,7 @@ SUPPORTER = ResourceMapping(
         "member_id": bigint("member_id"),
         **_person(email_field="email_address"),
         "email_opt_in": boolean("opt_in"),
+        "cell_phone": text("cell_phone"),
         **_PERSON_TIMES,
     },
 )
@@ -125,6 +176,9 @@ REGISTRATION = ResourceMapping(
         "supporter_id": bigint("supporter_id"),
         "transaction_id": bigint("transaction_id"),
         "status": text("status"),
+        "ticket_name": text("product_name"),
+        "company": text("company"),
+        "cell_phone": text("cell"),
         **_person(email_field="email"),
         **_PERSON_TIMES,
     },
@@ -152,8 +206,29 @@ DONATION = ResourceMapping(
         # The purchaser: billing name and address, member email and phone.
         **_person(email_field="member_email_address", prefix="billing_", phone_field="member_phone"),
         "email_opt_in": boolean("consent.email_opt_in"),
+        "cell_phone": text("member_cell_phone"),
+        "sms_opt_in": boolean("consent.sms_opt_in"),
         "items": json_array("items"),
+        "kind": transaction_kind(),
+        "designation_id": bigint("designation_id"),
+        "classy_fundraising_page_id": bigint("fundraising_page_id"),
+        "classy_fundraising_team_id": bigint("fundraising_team_id"),
+        "payment_type": text("payment_type"),
+        "payment_method": text("payment_method"),
+        "card_type": text("card_type"),
+        "card_last_four": last_four("card_last_four"),
+        "donor_covered_fees": boolean("is_donor_covered_fee"),
+        "classy_fees_amount": money("classy_fees_amount"),
+        "processor_fees_amount": money("pp_fees_amount"),
+        "raw_currency": text("raw_currency_code"),
+        "raw_amount": money("raw_donation_gross_amount"),
+        "company_name": text("company_name"),
+        "hide_amount": boolean("hide_amount"),
+        "comment": text("comment"),
+        "dedication": dedication(),
     },
+    # Nothing more of a card or bank account than its type and last four digits is kept.
+    drop_keys=("card_expiration", "account_number", "account_type", "institution"),
 )
 
 CAMPAIGN = ResourceMapping(
@@ -183,6 +258,36 @@ RECURRING_PLAN = ResourceMapping(
         "currency": text("currency_code"),
         "started_at": timestamp("started_at"),
         "canceled_at": timestamp("canceled_at"),
+        "next_charge_on": date("next_processing_date"),
+        **_PERSON_TIMES,
+    },
+)
+
+DESIGNATION = ResourceMapping(
+    table="designation",
+    key_column="classy_id",
+    columns={"name": text("name"), "is_active": boolean("is_active"), **_PERSON_TIMES},
+)
+
+FUNDRAISING_PAGE = ResourceMapping(
+    table="fundraising_page",
+    key_column="classy_id",
+    columns={
+        "title": text("title"),
+        "status": text("status"),
+        "classy_campaign_id": bigint("campaign_id"),
+        "classy_fundraising_team_id": bigint("fundraising_team_id"),
+        **_PERSON_TIMES,
+    },
+)
+
+FUNDRAISING_TEAM = ResourceMapping(
+    table="fundraising_team",
+    key_column="classy_id",
+    columns={
+        "name": text("name"),
+        "status": text("status"),
+        "classy_campaign_id": bigint("campaign_id"),
         **_PERSON_TIMES,
     },
 )

@@ -29,6 +29,13 @@ class UpsertOutcome:
     unchanged: int = 0
 
 
+def _personal(table: str, alias: str) -> str:
+    """Whether a donation row holds what its supporter's contact takes from transactions."""
+    if table != "donation":
+        return "false"
+    return " OR ".join(f"{alias}{c} IS NOT NULL" for c in ("sms_opt_in", "company_name", "cell_phone"))
+
+
 def _queue_people_sql(mapping: ResourceMapping) -> str:
     """The CTE that queues, for the contact merge, the people a page touched (before and after)."""
     queued_keys = [
@@ -45,6 +52,10 @@ def _queue_people_sql(mapping: ResourceMapping) -> str:
             "SELECT 'email', old_email_lower FROM changed "
             "WHERE old_email_lower IS NOT NULL AND old_supporter_id IS NULL",
             "SELECT 'transaction', key::text FROM changed",
+            # A supporter's contact takes SMS consent, company and cell phone from its transactions.
+            "SELECT 'email', s.email_lower FROM changed c JOIN supporter s "
+            "ON s.account = :account AND s.classy_id = c.supporter_id "
+            "WHERE (c.personal OR c.old_personal) AND s.email_lower IS NOT NULL",
         ]
     return f"""
 , queued AS (
@@ -67,6 +78,7 @@ def _upsert_sql(mapping: ResourceMapping, safe: bool) -> str:
     old_email = "t.email_lower" if has_people else "NULL::text"
     old_supporter = f"t.{supporter_col}" if supporter_col else "NULL::bigint"
     queue = _queue_people_sql(mapping) if has_people else ""
+    personal, old_personal = _personal(mapping.table, ""), _personal(mapping.table, "t.")
     return f"""
 WITH src AS (
     SELECT DISTINCT ON (k) k, r FROM (
@@ -76,22 +88,25 @@ WITH src AS (
 ),
 old AS (
     -- One index lookup per record of the page, whatever the planner thinks of the table's size.
-    SELECT t.{key} AS key, {old_email} AS email_lower, {old_supporter} AS supporter_id
+    SELECT t.{key} AS key, {old_email} AS email_lower, {old_supporter} AS supporter_id,
+           ({old_personal}) AS personal
     FROM src CROSS JOIN LATERAL (
         SELECT * FROM {mapping.table} x WHERE x.account = :account AND x.{key} = src.k
     ) t
 ),
 written AS (
     INSERT INTO {mapping.table} (account, organization_id, {key}, {", ".join(columns)}, raw, synced_at)
-    SELECT :account, :organization_id, k, {select_exprs}, r, now() FROM src
+    SELECT :account, :organization_id, k, {select_exprs}, {mapping.raw_sql()}, now() FROM src
     ON CONFLICT (account, {key}) DO UPDATE SET {updates}, synced_at = now(), deleted_at = NULL
     WHERE {mapping.table}.raw IS DISTINCT FROM EXCLUDED.raw
        OR {mapping.table}.organization_id IS DISTINCT FROM EXCLUDED.organization_id
        OR {mapping.table}.deleted_at IS NOT NULL
-    RETURNING (xmax = 0) AS inserted, {key} AS key, {email} AS email_lower, {supporter} AS supporter_id
+    RETURNING (xmax = 0) AS inserted, {key} AS key, {email} AS email_lower, {supporter} AS supporter_id,
+              ({personal}) AS personal
 ),
 changed AS (
-    SELECT w.*, o.email_lower AS old_email_lower, o.supporter_id AS old_supporter_id
+    SELECT w.*, o.email_lower AS old_email_lower, o.supporter_id AS old_supporter_id,
+           coalesce(o.personal, false) AS old_personal
     FROM written w LEFT JOIN old o ON o.key = w.key
 ){queue}
 SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
@@ -143,28 +158,67 @@ _PERSON_FIELDS = (
     "postal_code",
     "country",
     "email_opt_in",
+    "company",
+    "cell_phone",
+    "sms_opt_in",
 )
+_BOOLEAN_FIELDS = frozenset({"email_opt_in", "sms_opt_in"})
+# Where a source names a contact field differently, or lacks it: supporters hold no SMS consent or
+# company (Classy keeps those on each transaction), registrations no consent at all.
+_SOURCE_COLUMNS: dict[str, dict[str, str | None]] = {
+    "supporter": {"company": None, "sms_opt_in": None},
+    "registration": {"email_opt_in": None, "sms_opt_in": None},
+    "donation": {"company": "company_name"},
+}
+# Fields a supporter's own transactions give its contact (the rest comes from the supporter).
+_FROM_SUPPORTER_TRANSACTIONS = frozenset({"company", "cell_phone", "sms_opt_in"})
+
+
+def _null(field: str) -> str:
+    return f"NULL::{'boolean' if field in _BOOLEAN_FIELDS else 'text'} AS {field}"
 
 
 def _source_select(table: str, prio: int, updated: str, created: str, supporter: str, where: str) -> str:
     # A registrant brings what Classy holds for them (API.md, Contacts): name, email and postal code by
-    # default, address and phone too where the event requires them. Registrations carry no opt-in.
+    # default, address and phone too where the event requires them.
+    columns = _SOURCE_COLUMNS.get(table, {})
     fields = ", ".join(
-        "NULL::boolean" if table == "registration" and f == "email_opt_in" else f for f in _PERSON_FIELDS
+        _null(f) if f in columns and columns[f] is None else f"{columns.get(f) or f} AS {f}"
+        for f in _PERSON_FIELDS
     )
     return (
-        f"SELECT email_lower, {prio} AS prio, {updated} AS upd, {created} AS crt, "
+        f"SELECT email_lower, {prio} AS prio, {updated} AS upd, {created} AS crt, {updated} AS ord, "
         f"{supporter} AS supporter_id, {fields} FROM {table} WHERE account = :account AND {where}"
+    )
+
+
+def _supporter_transactions_select(where: str) -> str:
+    """Donations of the queued supporters, for the fields Classy keeps on transactions only.
+
+    They order among sources by their own time but leave the contact's Classy times alone.
+    """
+    fields = ", ".join(
+        f"d.{_SOURCE_COLUMNS['donation'].get(f) or f} AS {f}"
+        if f in _FROM_SUPPORTER_TRANSACTIONS
+        else _null(f)
+        for f in _PERSON_FIELDS
+    )
+    return (
+        "SELECT s.email_lower, 1 AS prio, NULL::timestamptz AS upd, NULL::timestamptz AS crt, "
+        f"coalesce(d.updated_at, d.created_at) AS ord, NULL::bigint AS supporter_id, {fields} "
+        "FROM supporter s JOIN donation d ON d.account = s.account AND d.classy_supporter_id = s.classy_id "
+        f"WHERE s.account = :account AND s.{where}"
     )
 
 
 def _pick(column: str) -> str:
     # Supporters first, then the most recently updated source; the first non-null value wins.
-    return f"(array_agg({column} ORDER BY prio, upd DESC NULLS LAST) FILTER (WHERE {column} IS NOT NULL))[1]"
+    return f"(array_agg({column} ORDER BY prio, ord DESC NULLS LAST) FILTER (WHERE {column} IS NOT NULL))[1]"
 
 
 _MERGED = ", ".join(_pick(f) + f" AS {f}" for f in _PERSON_FIELDS)
 _CONTACT_COLUMNS = ", ".join(_PERSON_FIELDS)
+_SUPPORTER_COLUMNS = ", ".join(_null(f) if f in _SOURCE_COLUMNS["supporter"] else f for f in _PERSON_FIELDS)
 _CONTACT_UPDATES = ", ".join(f"{f} = EXCLUDED.{f}" for f in (*_PERSON_FIELDS, "classy_supporter_id"))
 _COMPARED = (*_PERSON_FIELDS, "classy_supporter_id", "classy_created_at", "classy_updated_at")
 _CONTACT_CHANGED = (
@@ -197,6 +251,7 @@ _SOURCES = " UNION ALL ".join(
             "NULL::bigint",
             f"{_BY_EMAIL} AND {purchaser_stands_for_donor('donation')}",
         ),
+        _supporter_transactions_select(_BY_EMAIL),
     ]
 )
 
@@ -215,7 +270,7 @@ WHERE {_CONTACT_CHANGED}
 _MERGE_SUPPORTERS_WITHOUT_EMAIL = f"""
 INSERT INTO contact (account, email_lower, classy_supporter_id, {_CONTACT_COLUMNS},
                      classy_created_at, classy_updated_at, created_at, updated_at)
-SELECT :account, NULL, classy_id, {_CONTACT_COLUMNS}, classy_created_at, classy_updated_at, now(), now()
+SELECT :account, NULL, classy_id, {_SUPPORTER_COLUMNS}, classy_created_at, classy_updated_at, now(), now()
 FROM supporter WHERE account = :account AND classy_id = ANY({_QUEUED_SUPPORTERS}) AND email_lower IS NULL
 ON CONFLICT (account, classy_supporter_id) WHERE email_lower IS NULL DO UPDATE SET
     {_CONTACT_UPDATES}, classy_created_at = EXCLUDED.classy_created_at,

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from app.api.pagination import decode_cursor, encode_cursor
 from app.api.schemas import CredentialsIn, IntegrationRead
 from app.db.models import Integration
 from app.errors import AppError
 from app.services.classy_checks import ClassyChecks
-from app.services.history import decode_cursor, encode_cursor
 from app.services.lifecycle import IntegrationView
 from app.services.oauth import hash_state
 from app.services.transitions import request_sync
