@@ -40,12 +40,18 @@ class Page:
     name: str
     title: str
     path: str
+    in_nav: bool = True
 
 
 PAGES = {
     "directory": Page("directory", "App Directory", "/console"),
     "classy": Page("classy", "Classy App Settings", "/console/apps/classy"),
     "data": Page("data", "Contacts & donations", "/console/data"),
+    "campaigns": Page("campaigns", "Campaigns", "/console/campaigns"),
+    "plans": Page("plans", "Recurring plans", "/console/recurring-plans"),
+    # Detail pages: reached from the lists, the id is in the path (console.js reads it).
+    "contact": Page("contact", "Contact", "/console/contacts/{id}", in_nav=False),
+    "donation": Page("donation", "Donation", "/console/donations/{id}", in_nav=False),
 }
 
 router = APIRouter(include_in_schema=False)
@@ -66,6 +72,7 @@ def _render(page_name: str) -> str:
     nav = "\n".join(
         f'<a href="{p.path}"{current if p.name == page.name else ""}>{escape(p.title)}</a>'
         for p in PAGES.values()
+        if p.in_nav
     )
     return shell.substitute(
         title=escape(page.title),
@@ -102,6 +109,30 @@ async def classy_settings() -> HTMLResponse:
 async def synced_data() -> HTMLResponse:
     """Contacts and donations browser."""
     return _page("data")
+
+
+@router.get("/console/campaigns")
+async def campaigns() -> HTMLResponse:
+    """Campaigns list."""
+    return _page("campaigns")
+
+
+@router.get("/console/recurring-plans")
+async def recurring_plans() -> HTMLResponse:
+    """Recurring plans list."""
+    return _page("plans")
+
+
+@router.get("/console/contacts/{contact_id}")
+async def contact(contact_id: int) -> HTMLResponse:
+    """One contact: the person, donations, recurring plans and registrations."""
+    return _page("contact")
+
+
+@router.get("/console/donations/{donation_id}")
+async def donation(donation_id: int) -> HTMLResponse:
+    """One donation: gift, fund, fundraising page and team, payment, dedication."""
+    return _page("donation")
 
 
 @router.get("/console/static/{name}")

@@ -9,8 +9,11 @@ docs/screenshots/ (CONSOLE_SCREENSHOT_DIR overrides).
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -222,6 +225,122 @@ def walk_console(browser: Any, live_service: LiveService) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width} px)"
         shot(page, "11-phone-settings")
+        assert errors == [], errors
+    finally:
+        context.close()
+
+
+# ---------------------------------------------------------------- issue #11: records and CSV downloads
+
+
+def _connect_by_api(service: LiveService) -> None:
+    headers = {"Authorization": f"Bearer {service.admin_token()}"}
+    sandbox = service.sandbox
+    with httpx.Client(base_url=service.base_url, headers=headers, timeout=30) as http:
+        assert http.post("/api/v1/apps/classy/connect").status_code == 200
+        body = {
+            "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret,
+            "organization_id": sandbox.organization_ids[0],
+        }
+        response = http.put("/api/v1/apps/classy/credentials", json=body)
+        assert response.status_code == 200, response.text
+
+
+def _all_items(service: LiveService, path: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        page = api_get(service, f"{path}{'&' if '?' in path else '?'}limit=500&cursor={cursor}")
+        items += page["items"]
+        if not page["next_cursor"]:
+            return items
+        cursor = page["next_cursor"]
+
+
+def _download_rows(page: Any, button: Any) -> list[list[str]]:
+    with page.expect_download() as info:
+        button.click()
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_console_records_pages_and_csv(chromium_executable: str, live_service: LiveService) -> None:
+    _connect_by_api(live_service)
+    assert wait_for_sync(live_service)["status"] == "succeeded"
+    with headless_chromium(chromium_executable) as browser:
+        walk_records(browser, live_service)
+
+
+def walk_records(browser: Any, service: LiveService) -> None:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    plans = _all_items(service, "/api/v1/recurring-plans")
+    registrations = _all_items(service, "/api/v1/registrations")
+    donations = _all_items(service, "/api/v1/donations")
+    campaigns = _all_items(service, "/api/v1/campaigns")
+    # Someone with a plan, preferably also registered for an event.
+    with_registrations = {r["contact_id"] for r in registrations}
+    person = sorted(plans, key=lambda p: p["contact_id"] not in with_registrations)[0]["contact_id"]
+    gift = next(d for d in donations if d["dedication"] and d["fundraising_page_title"])
+    context = browser.new_context(
+        viewport=DESKTOP, base_url=service.base_url, locale="en-US", timezone_id="UTC"
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        # The contact page: the person, their donations, recurring plans and registrations.
+        contact = api_get(service, f"/api/v1/contacts/{person}")
+        page.goto(f"/console/contacts/{person}#token={service.admin_token()}")
+        expect(page.locator("#contact-facts")).to_contain_text(contact["email"])
+        expect(page.locator("#contact-facts")).to_contain_text("SMS opt-in")
+        own_plans = [p for p in plans if p["contact_id"] == person]
+        expect(page.locator("#contact-plans-body tr")).to_have_count(len(own_plans))
+        own_regs = [r for r in registrations if r["contact_id"] == person]
+        expect(page.locator("#contact-registrations-body tr")).to_have_count(len(own_regs))
+        own_gifts = [d for d in donations if d["contact_id"] == person]
+        expect(page.locator("#contact-donations-body tr")).to_have_count(min(10, len(own_gifts)))
+        rows = _download_rows(page, page.locator("#contact-donations-csv"))
+        assert len(rows) == 1 + len(own_gifts) and "kind" in rows[0]
+        shot(page, "13-contact")
+
+        # A donation's detail: fund, page and team, payment, dedication.
+        page.goto(f"/console/donations/{gift['id']}")
+        expect(page.locator("#fund-facts")).to_contain_text(gift["designation_name"])
+        expect(page.locator("#fund-facts")).to_contain_text(gift["fundraising_page_title"])
+        expect(page.locator("#dedication-facts")).to_contain_text(gift["dedication"]["honoree_name"])
+        expect(page.locator("#payment-facts")).to_contain_text(gift["payment_type"] or "—")
+        expect(page.locator("#gift-facts")).to_contain_text(gift["kind"].replace("_", " ").capitalize())
+        shot(page, "14-donation-detail")
+
+        # Campaigns, with a CSV of every campaign.
+        page.goto("/console/campaigns")
+        expect(page.locator("#campaigns-body tr")).to_have_count(len(campaigns))
+        rows = _download_rows(page, page.get_by_role("button", name="Download CSV"))
+        assert len(rows) == 1 + len(campaigns) and rows[0][:2] == ["id", "classy_campaign_id"]
+        shot(page, "15-campaigns")
+
+        # Recurring plans, filtered by status; the CSV follows the filter.
+        page.goto("/console/recurring-plans")
+        expect(page.locator("#plans-body tr")).to_have_count(min(25, len(plans)))
+        page.get_by_label("Status").select_option("active")
+        active = [p for p in plans if p["status"] == "active"]
+        expect(page.locator("#plans-body tr")).to_have_count(min(25, len(active)))
+        rows = _download_rows(page, page.get_by_role("button", name="Download CSV"))
+        assert len(rows) == 1 + len(active)
+        assert {r[rows[0].index("status")] for r in rows[1:]} == {"active"}
+        shot(page, "16-recurring-plans")
+
+        # Contacts & donations: CSV buttons, and each row leads to its detail page.
+        page.goto("/console/data")
+        rows = _download_rows(page, page.locator("#donations-csv"))
+        assert len(rows) == 1 + len(donations)
+        page.locator("#donations-body tr").first.get_by_role("link", name=re.compile("Details")).click()
+        page.wait_for_url(re.compile(r"/console/donations/\d+$"))
+        expect(page.locator("#payment-facts")).to_be_visible()
         assert errors == [], errors
     finally:
         context.close()

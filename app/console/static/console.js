@@ -81,6 +81,9 @@
 
   const STREAM_LABELS = {
     campaigns: "Campaigns",
+    designations: "Designations",
+    fundraising_teams: "Fundraising teams",
+    fundraising_pages: "Fundraising pages",
     supporters: "Supporters",
     recurring_donation_plans: "Recurring plans",
     transactions: "Transactions",
@@ -922,7 +925,7 @@
           return el(
             "tr",
             {},
-            el("td", {}, name, ...deletedMark(c)),
+            el("td", {}, contactLink(c.id, name), ...deletedMark(c)),
             el("td", {}, c.email || "—"),
             el("td", {}, c.phone || "—"),
             el("td", {}, c.city || "—"),
@@ -967,6 +970,7 @@
             el("td", {}, d.campaign_name || (d.classy_campaign_id ? `#${d.classy_campaign_id}` : "—")),
             el("td", {}, d.frequency || "—"),
             el("td", {}, String(d.classy_transaction_id)),
+            el("td", {}, donationLink(d)),
           ),
         ),
       );
@@ -995,6 +999,14 @@
     });
     $("donation-status").addEventListener("change", () => donations.reset());
     $("include-deleted").addEventListener("change", () => Promise.all([contacts.reset(), donations.reset()]));
+    dataPageExtras({
+      contacts: () => ({ email, include_deleted: includeDeleted() }),
+      donations: () => ({
+        status: $("donation-status").value,
+        contact_id: contact && contact.id,
+        include_deleted: includeDeleted(),
+      }),
+    });
     $("donations-all").addEventListener("click", () => {
       contact = null;
       $("donations-title").textContent = "Donations";
@@ -1004,9 +1016,287 @@
     return Promise.all([contacts.reset(), donations.reset()]);
   }
 
+  // ---------------------------------------------------------------- Issue #11: lists, detail pages, CSV
+  // Campaigns and recurring-plans lists, the contact page (person, donations, plans, registrations), the
+  // donation page (gift, fund, page/team, payment, dedication) and a CSV download on each list.
+
+  /** Downloads `path` as CSV (every page, same filters) with the bearer token; the browser saves it. */
+  async function downloadCsv(button, path, params, filename) {
+    button.disabled = true;
+    const label = button.textContent;
+    button.textContent = "Preparing CSV…";
+    try {
+      const response = await fetch(`${API}${path}${query(params || {})}`, {
+        headers: { Authorization: `Bearer ${currentToken()}`, Accept: "text/csv" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+      if (response.status === 401) return signOut("Your token was not accepted. Paste a new one.");
+      if (!response.ok) {
+        const body = await response.json().catch(() => null);
+        throw new ApiError(response.status, body);
+      }
+      const url = URL.createObjectURL(await response.blob());
+      const link = el("a", { href: url, download: `${filename}.csv`, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      flash(`Downloaded ${filename}.csv.`, "success");
+    } catch (error) {
+      flash(error.message, "error");
+    } finally {
+      button.disabled = false;
+      button.textContent = label;
+    }
+  }
+
+  /** Wires a "Download CSV" button; `params()` gives the list's current filters. */
+  function csvButton(id, path, params, filename) {
+    const button = $(id);
+    if (button) button.addEventListener("click", () => downloadCsv(button, path, params(), filename));
+  }
+
+  function moneyText(amount, currency) {
+    return amount === null || amount === undefined ? "—" : `${amount} ${currency || ""}`.trim();
+  }
+
+  function personName(c) {
+    return [c.first_name, c.last_name].filter(Boolean).join(" ") || c.email || `Contact ${c.id}`;
+  }
+
+  /** The numeric id at the end of the page's path (/console/contacts/12 → 12). */
+  function pathId() {
+    const match = location.pathname.match(/\/(\d+)\/?$/);
+    return match ? match[1] : null;
+  }
+
+  function fillFacts(dl, pairs) {
+    dl.replaceChildren(
+      ...pairs.flatMap(([label, value]) => [
+        el("dt", {}, label),
+        el("dd", {}, value === null || value === undefined || value === "" ? "—" : value),
+      ]),
+    );
+  }
+
+  function yesNo(value) {
+    return value === null || value === undefined ? "—" : value ? "Yes" : "No";
+  }
+
+  function statusPill(status) {
+    const good = ["success", "active", "attending"].includes(status);
+    return el("span", { class: `pill pill-${good ? "succeeded" : "other"}` }, status || "—");
+  }
+
+  function contactLink(id, text) {
+    return id ? el("a", { href: `/console/contacts/${encodeURIComponent(id)}` }, text || `Contact ${id}`) : "—";
+  }
+
+  function donationLink(d) {
+    return el(
+      "a",
+      { href: `/console/donations/${encodeURIComponent(d.id)}`, "aria-label": `Details of donation ${d.classy_transaction_id}` },
+      "Details",
+    );
+  }
+
+  function campaignsPage() {
+    const list = pager("campaigns", async (cursor) => {
+      const page = await api("GET", `${API}/campaigns${query({ limit: 25, cursor })}`);
+      $("campaigns-body").replaceChildren(
+        ...page.items.map((c) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, c.name || "—"),
+            el("td", {}, c.type ? humanize(c.type) : "—"),
+            el("td", {}, statusPill(c.status)),
+            el("td", { class: "num" }, moneyText(c.goal, c.currency)),
+            el("td", {}, timeNode(c.started_at)),
+            el("td", {}, timeNode(c.ended_at)),
+            el("td", {}, String(c.classy_campaign_id)),
+          ),
+        ),
+      );
+      labelCells($("campaigns-body"));
+      show($("campaigns-empty"), page.items.length === 0);
+      return page;
+    });
+    csvButton("campaigns-csv", "/campaigns", () => ({}), "campaigns");
+    return list.reset();
+  }
+
+  function planCells(p, withContact) {
+    return [
+      withContact ? el("td", {}, contactLink(p.contact_id)) : null,
+      el("td", { class: "num" }, moneyText(p.amount, p.currency)),
+      el("td", {}, p.frequency || "—"),
+      el("td", {}, statusPill(p.status)),
+      el("td", {}, p.next_charge_on || "—"),
+      el("td", {}, timeNode(p.started_at)),
+      withContact ? el("td", {}, timeNode(p.canceled_at)) : null,
+      el("td", {}, String(p.classy_recurring_plan_id)),
+    ];
+  }
+
+  function plansPage() {
+    const filters = () => ({ status: $("plan-status").value });
+    const list = pager("plans", async (cursor) => {
+      const page = await api("GET", `${API}/recurring-plans${query({ limit: 25, cursor, ...filters() })}`);
+      $("plans-body").replaceChildren(...page.items.map((p) => el("tr", {}, ...planCells(p, true))));
+      labelCells($("plans-body"));
+      show($("plans-empty"), page.items.length === 0);
+      return page;
+    });
+    $("plan-status").addEventListener("change", () => list.reset());
+    csvButton("plans-csv", "/recurring-plans", filters, "recurring-plans");
+    return list.reset();
+  }
+
+  async function contactPage() {
+    const id = pathId();
+    const contact = await api("GET", `${API}/contacts/${encodeURIComponent(id)}`);
+    const name = personName(contact);
+    document.title = `${name} · classy-sync console`;
+    $("contact-name").textContent = name;
+    $("contact-lead").textContent = contact.classy_supporter_id
+      ? `Classy supporter ${contact.classy_supporter_id}`
+      : "A registrant or purchaser without a Classy supporter record";
+    const address = [contact.address1, contact.address2, contact.city, contact.state, contact.postal_code, contact.country]
+      .filter(Boolean)
+      .join(", ");
+    fillFacts($("contact-facts"), [
+      ["Email", contact.email],
+      ["Phone", contact.phone],
+      ["Cell phone", contact.cell_phone],
+      ["Company", contact.company],
+      ["Address", address],
+      ["Email opt-in", yesNo(contact.email_opt_in)],
+      ["SMS opt-in", yesNo(contact.sms_opt_in)],
+      ["Updated", timeNode(contact.updated_at)],
+    ]);
+    const mine = { contact_id: id };
+    const gifts = pager("contact-donations", async (cursor) => {
+      const page = await api("GET", `${API}/donations${query({ limit: 10, cursor, ...mine })}`);
+      $("contact-donations-body").replaceChildren(
+        ...page.items.map((d) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, timeNode(d.purchased_at || d.created_at)),
+            el("td", { class: "num" }, moneyText(d.amount, d.currency)),
+            el("td", {}, d.kind ? humanize(d.kind) : "—"),
+            el("td", {}, statusPill(d.status)),
+            el("td", {}, d.designation_name || "—"),
+            el("td", {}, d.campaign_name || "—"),
+            el("td", {}, donationLink(d)),
+          ),
+        ),
+      );
+      labelCells($("contact-donations-body"));
+      show($("contact-donations-empty"), page.items.length === 0);
+      return page;
+    });
+    async function loadPlans() {
+      const page = await api("GET", `${API}/recurring-plans${query({ limit: 100, ...mine })}`);
+      $("contact-plans-body").replaceChildren(...page.items.map((p) => el("tr", {}, ...planCells(p, false))));
+      labelCells($("contact-plans-body"));
+      show($("contact-plans-empty"), page.items.length === 0);
+    }
+    async function loadRegistrations() {
+      const page = await api("GET", `${API}/registrations${query({ limit: 100, ...mine })}`);
+      $("contact-registrations-body").replaceChildren(
+        ...page.items.map((r) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, r.campaign_name || (r.classy_campaign_id ? `#${r.classy_campaign_id}` : "—")),
+            el("td", {}, r.ticket_name || "—"),
+            el("td", {}, statusPill(r.status)),
+            el("td", {}, timeNode(r.created_at)),
+            el("td", {}, String(r.classy_registration_id)),
+          ),
+        ),
+      );
+      labelCells($("contact-registrations-body"));
+      show($("contact-registrations-empty"), page.items.length === 0);
+    }
+    csvButton("contact-donations-csv", "/donations", () => mine, `donations-contact-${id}`);
+    csvButton("contact-plans-csv", "/recurring-plans", () => mine, `recurring-plans-contact-${id}`);
+    csvButton("contact-registrations-csv", "/registrations", () => mine, `registrations-contact-${id}`);
+    await Promise.all([gifts.reset(), loadPlans(), loadRegistrations()]);
+  }
+
+  async function donationPage() {
+    const d = await api("GET", `${API}/donations/${encodeURIComponent(pathId())}`);
+    document.title = `Donation ${d.classy_transaction_id} · classy-sync console`;
+    $("donation-title").textContent = `${moneyText(d.amount, d.currency)} · ${d.kind ? humanize(d.kind) : "Donation"}`;
+    $("donation-lead").replaceChildren(
+      `Classy transaction ${d.classy_transaction_id} · `,
+      contactLink(d.contact_id, "the donor's contact page"),
+    );
+    fillFacts($("gift-facts"), [
+      ["Status", statusPill(d.status)],
+      ["Kind", d.kind ? humanize(d.kind) : null],
+      ["Date", timeNode(d.purchased_at || d.created_at)],
+      ["Amount", moneyText(d.amount, d.currency)],
+      ["Total", moneyText(d.total_amount, d.currency)],
+      ["Donor's amount", moneyText(d.raw_amount, d.raw_currency)],
+      ["Frequency", d.frequency],
+      ["Recurring plan", d.classy_recurring_plan_id ? String(d.classy_recurring_plan_id) : null],
+      ["Anonymous", yesNo(d.is_anonymous)],
+      ["Amount hidden", yesNo(d.hide_amount)],
+      ["Company", d.company_name],
+      ["Comment", d.comment],
+      ["Refunded", d.refunded_at ? timeNode(d.refunded_at) : null],
+    ]);
+    fillFacts($("fund-facts"), [
+      ["Fund (designation)", d.designation_name || (d.designation_id ? `#${d.designation_id}` : null)],
+      ["Campaign", d.campaign_name || (d.classy_campaign_id ? `#${d.classy_campaign_id}` : null)],
+      ["Fundraising page", d.fundraising_page_title],
+      ["Fundraising team", d.fundraising_team_name],
+    ]);
+    fillFacts($("payment-facts"), [
+      ["Payment type", d.payment_type],
+      ["Method", d.payment_method],
+      ["Card", d.card_type ? `${d.card_type}${d.card_last_four ? ` ending ${d.card_last_four}` : ""}` : null],
+      ["Fees", moneyText(d.fee_amount, d.currency)],
+      ["Classy fees", moneyText(d.classy_fees_amount, d.currency)],
+      ["Processor fees", moneyText(d.processor_fees_amount, d.currency)],
+      ["Donor covered the fees", yesNo(d.donor_covered_fees)],
+      ["Net", moneyText(d.net_amount, d.currency)],
+    ]);
+    const dedication = d.dedication;
+    show($("dedication-empty"), !dedication);
+    show($("dedication-facts"), Boolean(dedication));
+    if (dedication) {
+      fillFacts($("dedication-facts"), [
+        ["In", dedication.type === "memory" ? "Memory of" : "Honor of"],
+        ["Honoree", dedication.honoree_name],
+        ["Notify", dedication.name],
+        ["Notify email", dedication.email_address],
+      ]);
+    }
+  }
+
+  /** The contacts & donations page's CSV buttons and links to the detail pages. */
+  function dataPageExtras(filters) {
+    csvButton("contacts-csv", "/contacts", filters.contacts, "contacts");
+    csvButton("donations-csv", "/donations", filters.donations, "donations");
+  }
+
   // ---------------------------------------------------------------- start
 
-  const PAGES = { directory: directoryPage, classy: classyPage, data: dataPage };
+  const PAGES = {
+    directory: directoryPage,
+    classy: classyPage,
+    data: dataPage,
+    campaigns: campaignsPage,
+    plans: plansPage,
+    contact: contactPage,
+    donation: donationPage,
+  };
 
   async function start() {
     const token = currentToken();
