@@ -2,7 +2,9 @@
 
 Data API (``Authorization: Bearer <token>``):
 - ``GET /2.0/organizations/{id}`` and ``GET /2.0/organizations/{id}/{resource}`` for ``supporters``,
-  ``transactions``, ``registrations``, ``recurring-donation-plans``, ``campaigns``; plus
+  ``transactions``, ``registrations``, ``recurring-donation-plans``, ``campaigns``, ``designations``,
+  ``fundraising-pages``, ``fundraising-teams``, ``dedications`` (also embedded by ``with=dedication`` on
+  transactions); plus
   ``GET /2.0/apps/{client_id}/organizations`` and ``GET /2.0/me`` (member tokens).
 - ``DELETE /2.0/supporters/{id}`` → ``200 {}`` (CLASSY_API.md 7.3); the supporter leaves every list.
 - ``page`` (default 1; invalid → 1), ``per_page`` (default 20; invalid → 20; **above 100 is clamped to
