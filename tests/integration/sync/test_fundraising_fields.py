@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -255,17 +256,24 @@ async def _assert_csv_matches_json(client: httpx.AsyncClient, path: str, **param
     return len(parsed)
 
 
+@pytest.mark.parametrize("ignored", [None, "filter_and_sort"])
 async def test_new_fields_follow_the_sandbox_through_import_and_changes(
-    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle, ignored: str | None
 ) -> None:
+    """Also when Classy ignores filter and sort on the new lists (the spec declares neither there)."""
     org = sandbox.organization_ids[0]
     store = sandbox.store
     assert store is not None
+    for resource in ("designations", "fundraising-pages", "fundraising-teams"):
+        store.set_quirk(resource, ignored)
     async with service(sync_settings(database_url, sandbox)) as client:
         await connect(client, sandbox, org)
         first = await wait_for_run(client)
         assert first["status"] == "succeeded", first
-        assert {"designations", "fundraising_pages", "fundraising_teams"} <= set(first["streams"])
+        new_lists = ("designations", "fundraising_pages", "fundraising_teams")
+        assert {first["streams"][name].get("read") for name in new_lists} == (
+            {"incremental"} if ignored is None else {"whole"}
+        ), first["streams"]
         await _assert_matches(client, session, store, org)
 
         designation = store.dump(org, "designations")[1]
