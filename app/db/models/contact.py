@@ -71,6 +71,7 @@ class ContactRefresh(Base):
     # that is taking (deleting) keys at the same time; a merge reads each key once (DISTINCT).
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     account: Mapped[str] = mapped_column(Text, nullable=False, index=True)
-    # "email" (email_lower), "supporter" (Classy supporter id) or "transaction" (Classy transaction id).
+    # "email" (email_lower), "supporter" (Classy supporter id), "transaction" (Classy transaction id) or
+    # "supporter_email" (a supporter id standing for its email when merged).
     kind: Mapped[str] = mapped_column(Text, nullable=False)
     key: Mapped[str] = mapped_column(Text, nullable=False)

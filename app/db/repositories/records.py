@@ -52,10 +52,10 @@ def _queue_people_sql(mapping: ResourceMapping) -> str:
             "SELECT 'email', old_email_lower FROM changed "
             "WHERE old_email_lower IS NOT NULL AND old_supporter_id IS NULL",
             "SELECT 'transaction', key::text FROM changed",
-            # A supporter's contact takes SMS consent, company and cell phone from its transactions.
-            "SELECT 'email', s.email_lower FROM changed c JOIN supporter s "
-            "ON s.account = :account AND s.classy_id = c.supporter_id "
-            "WHERE (c.personal OR c.old_personal) AND s.email_lower IS NOT NULL",
+            # A supporter's contact takes SMS consent, company and cell phone from its transactions: its
+            # email is looked up when merging (the supporter may commit after this page).
+            "SELECT 'supporter_email', supporter_id::text FROM changed "
+            "WHERE supporter_id IS NOT NULL AND (personal OR old_personal)",
         ]
     return f"""
 , queued AS (
@@ -346,7 +346,11 @@ _TAKE_QUEUED = (
     "ON COMMIT DELETE ROWS",
     "DELETE FROM merging",
     "WITH taken AS (DELETE FROM contact_refresh WHERE account = :account RETURNING kind, key) "
-    "INSERT INTO merging SELECT DISTINCT kind, key FROM taken",
+    "INSERT INTO merging SELECT kind, key FROM taken WHERE kind <> 'supporter_email' "
+    # A supporter queued by its transactions stands for its email, as it is now.
+    "UNION SELECT 'email', s.email_lower FROM taken t JOIN supporter s "
+    "ON s.account = :account AND s.classy_id = t.key::bigint "
+    "WHERE t.kind = 'supporter_email' AND s.email_lower IS NOT NULL",
 )
 
 
