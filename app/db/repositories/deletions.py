@@ -19,7 +19,18 @@ from app.db.repositories.donor_links import purchaser_stands_for_donor
 
 # The synced tables that carry `deleted_at` (API.md section 5 names their records); lists feeding other
 # tables are not reconciled.
-MARKED_TABLES = frozenset({"supporter", "registration", "donation", "campaign", "recurring_plan"})
+MARKED_TABLES = frozenset(
+    {
+        "supporter",
+        "registration",
+        "donation",
+        "campaign",
+        "recurring_plan",
+        "designation",
+        "fundraising_page",
+        "fundraising_team",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.repositories.classy_columns import CAMPAIGN, DONATION, RECURRING_PLAN, REGISTRATION, SUPPORTER
@@ -177,3 +178,28 @@ async def test_plans_and_registrations_link_and_filter_by_contact(
     paid = await _pages(client, "/api/v1/donations", acme, classy_recurring_plan_id=1001)
     assert [d["classy_transaction_id"] for d in paid] == [1001, 1002]
     assert all(d["classy_recurring_plan_id"] == 1001 for d in paid)
+
+
+@pytest.mark.parametrize(
+    ("path", "table"),
+    [
+        ("/api/v1/campaigns", "campaign"),
+        ("/api/v1/recurring-plans", "recurring_plan"),
+        ("/api/v1/registrations", "registration"),
+    ],
+)
+async def test_lists_hide_deleted_rows_unless_asked(
+    client: httpx.AsyncClient, session: AsyncSession, path: str, table: str
+) -> None:
+    await seed(session, "acme", 1000)
+    await session.execute(text(f"UPDATE {table} SET deleted_at = now() WHERE classy_id = 1002"))
+    await session.commit()
+    acme = bearer("acme", role="member")
+    shown = await _pages(client, path, acme)
+    everything = await _pages(client, path, acme, include_deleted="true")
+    assert len(shown) == 4 and len(everything) == 5
+    gone = next(i for i in everything if i["deleted_at"] is not None)
+    assert gone["id"] not in {i["id"] for i in shown}
+    assert (await client.get(f"{path}/{gone['id']}", headers=acme)).json()["deleted_at"] is not None
+    csv_rows = (await client.get(path, headers={**acme, "Accept": "text/csv"})).text.strip().split("\r\n")
+    assert len(csv_rows) == 1 + 4
