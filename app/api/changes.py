@@ -11,17 +11,22 @@ from __future__ import annotations
 import base64
 import binascii
 from collections import defaultdict
-from decimal import Decimal
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.api.data_schemas import ContactOut, DonationOut, InvalidCursorError, money
+from app.api.data import contact_item, donation_item
+from app.api.data_schemas import InvalidCursorError
 from app.api.deps import PrincipalDep, SessionDep
+from app.api.lists import campaign_item, plan_item, registration_item
 from app.api.schemas import error_responses
-from app.db.repositories import change_log
-from app.db.repositories.change_log import CurrentRow, Position
+from app.db.models import Campaign, Contact, Donation, RecurringPlan, Registration
+from app.db.repositories import change_log, synced_data
+from app.db.repositories.change_log import Position
 
 router = APIRouter(prefix="/api/v1", tags=["changes"])
 
@@ -64,74 +69,36 @@ def decode_position(cursor: str | None) -> Position:
         ) from exc
 
 
-def _plain(value: Any) -> Any:
-    return money(value) if isinstance(value, Decimal) else value
-
-
-def _campaign(current: CurrentRow) -> dict[str, Any]:
-    c = current.row
+def _item_reader(type_: str) -> tuple[Any, Callable[[Row[Any]], BaseModel]]:
+    """The id column and row serializer of a type: the same ones its list endpoint uses."""
     return {
-        "id": c.id,
-        "classy_campaign_id": c.classy_id,
-        "name": c.name,
-        "type": c.type,
-        "status": c.status,
-        "goal": _plain(c.goal),
-        "currency": c.currency,
-        "started_at": c.started_at,
-        "ended_at": c.ended_at,
-        "created_at": c.classy_created_at,
-        "updated_at": c.classy_updated_at,
+        "contact": (Contact.id, contact_item),
+        "donation": (Donation.id, donation_item),
+        "campaign": (Campaign.id, campaign_item),
+        "recurring_plan": (RecurringPlan.id, plan_item),
+        "registration": (Registration.id, registration_item),
+    }[type_]
+
+
+async def _current(
+    session: AsyncSession, account: str, type_: str, ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """The account's rows of one type by id, as their endpoints show them now (deleted marks included)."""
+    queries = {
+        "contact": lambda: synced_data.contacts_query(account),
+        "donation": lambda: synced_data.donations_query(account),
+        "campaign": lambda: synced_data.campaigns_query(account),
     }
-
-
-def _recurring_plan(current: CurrentRow) -> dict[str, Any]:
-    p = current.row
-    return {
-        "id": p.id,
-        "classy_recurring_plan_id": p.classy_id,
-        "contact_id": current.contact_id,
-        "classy_campaign_id": p.classy_campaign_id,
-        "status": p.status,
-        "frequency": p.frequency,
-        "amount": _plain(p.amount),
-        "currency": p.currency,
-        "started_at": p.started_at,
-        "canceled_at": p.canceled_at,
-        "created_at": p.classy_created_at,
-        "updated_at": p.classy_updated_at,
-    }
-
-
-def _registration(current: CurrentRow) -> dict[str, Any]:
-    r = current.row
-    return {
-        "id": r.id,
-        "classy_registration_id": r.classy_id,
-        "contact_id": current.contact_id,
-        "classy_campaign_id": r.campaign_id,
-        "campaign_name": current.campaign_name,
-        "status": r.status,
-        "classy_transaction_id": r.transaction_id,
-        "created_at": r.classy_created_at,
-        "updated_at": r.classy_updated_at,
-    }
-
-
-def _data(type_: str, current: CurrentRow) -> dict[str, Any]:
-    """The row's API representation (the list endpoints' schemas, where they exist)."""
-    if type_ == "contact":
-        data = ContactOut.of(current.row).model_dump(mode="json")
-    elif type_ == "donation":
-        data = DonationOut.of(current.row, current.campaign_name).model_dump(mode="json")
+    if type_ in queries:
+        query = queries[type_]()
+    elif type_ == "recurring_plan":
+        query = await synced_data.recurring_plans_query(session, account)
     else:
-        data = _OTHER_SERIALIZERS[type_](current)
-    if hasattr(current.row, "deleted_at"):  # deletion marks (API.md §5)
-        data["deleted_at"] = current.row.deleted_at
-    return data
-
-
-_OTHER_SERIALIZERS = {"campaign": _campaign, "recurring_plan": _recurring_plan, "registration": _registration}
+        query = await synced_data.registrations_query(session, account)
+    id_column, serialize = _item_reader(type_)
+    rows = (await session.execute(query.where(id_column.in_(ids)))).all()
+    items = [serialize(row) for row in rows]
+    return {item.id: item.model_dump(mode="json") for item in items}  # type: ignore[attr-defined]
 
 
 Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
@@ -151,13 +118,11 @@ async def list_changes(
     for entry in logged:
         ids[entry.type].append(entry.row_id)
     current = {
-        type_: await change_log.current_rows(session, account=principal.account, type_=type_, ids=row_ids)
-        for type_, row_ids in ids.items()
+        type_: await _current(session, principal.account, type_, row_ids) for type_, row_ids in ids.items()
     }
     items = []
     for entry in logged:
-        row = current[entry.type].get(entry.row_id)
-        data = _data(entry.type, row) if row is not None else None
+        data = current[entry.type].get(entry.row_id)
         deleted = data is None or data.get("deleted_at") is not None
         items.append(
             ChangeOut(
