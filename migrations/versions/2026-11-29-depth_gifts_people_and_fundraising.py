@@ -8,7 +8,7 @@ come with `with=dedication`, which earlier reads did not ask for): the transacti
 their history floor. Every contact is queued for a merge so the new contact fields are filled.
 
 Revision ID: 74a99db9b37b
-Revises: c68847a99bbb
+Revises: d00a77504f78
 Create Date: 2026-11-29 16:40:00
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "74a99db9b37b"
-down_revision: str | None = "c68847a99bbb"
+down_revision: str | None = "d00a77504f78"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
