@@ -97,9 +97,9 @@ def csv_response(
         yield _lines([header])
         async with sessionmaker() as session:
             result = await session.stream(query.execution_options(yield_per=CHUNK_ROWS))
+            # The session's identity map holds rows weakly: a chunk written is free to be collected.
             async for chunk in result.partitions(CHUNK_ROWS):
                 yield _lines(flatten(to_item(row), header) for row in chunk)
-                session.expunge_all()  # the rows written are not kept in the identity map
 
     return StreamingResponse(
         body(),

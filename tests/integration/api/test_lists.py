@@ -203,3 +203,17 @@ async def test_lists_hide_deleted_rows_unless_asked(
     assert (await client.get(f"{path}/{gone['id']}", headers=acme)).json()["deleted_at"] is not None
     csv_rows = (await client.get(path, headers={**acme, "Accept": "text/csv"})).text.strip().split("\r\n")
     assert len(csv_rows) == 1 + 4
+
+
+async def test_csv_streams_more_rows_than_one_chunk(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    records = [
+        {"id": i, "status": "success", "donation_gross_amount": 5, "comment": "=1+1" if i == 7 else None}
+        for i in range(1, 2_601)
+    ]
+    await upsert_page(session, DONATION, account="acme", organization_id=1, records=records)
+    await session.commit()
+    response = await client.get("/api/v1/donations", headers={**bearer("acme"), "Accept": "text/csv"})
+    assert response.status_code == 200
+    lines = response.text.split("\r\n")
+    assert len(lines) == 1 + 2_600 + 1 and lines[-1] == ""  # header, every row in id order, final CRLF
+    assert "'=1+1" in response.text
