@@ -77,6 +77,8 @@ class Scale:
 
 SCALES = {
     "small": Scale(10_000, 20_000, 2_000, 10_000, 18_000, 2_000, 20, 20.0, 600, 200),
+    # A 40 s import: long enough for a steady p99 under sync, short enough to run on a shared machine.
+    "medium": Scale(40_000, 80_000, 8_000, 20_000, 36_000, 4_000, 50, 20.0, 900, 500),
     "full": Scale(100_000, 200_000, 20_000, 20_000, 36_000, 4_000, 200, 20.0, 1800, 2_000),
 }
 # One tenant's organization: ≈2k records (600 + 1,200 + 130 + 8 campaigns + 60 plans).
