@@ -217,6 +217,7 @@ def render(results: dict[str, Any], history: str = "") -> str:
 
     out += _steady(results.get("steady"), goals)
     out += _webhooks(results.get("webhooks"), goals)
+    out += _csv(results.get("csv"), goals)
     out += ["## Goals", "", "| goal | measured | verdict |", "|---|---|---|"]
     out += [f"| {g} | {v} | {ok} |" for g, v, ok in goals]
     out.append("")
@@ -305,4 +306,24 @@ def _webhooks(wh: Any, goals: list[tuple[str, str, str]]) -> list[str]:
         "",
     ]
     goals.append(("7. webhook → API p99 ≤ 5 s", f"{wh['p99']:.2f} s", _met(wh["p99"] <= 5)))
+    return out
+
+
+def _csv(csv: Any, goals: list[tuple[str, str, str]]) -> list[str]:
+    if csv is None:
+        return []
+    out = ["## 8. CSV export memory", ""]
+    if _failed(csv) is not None:
+        return [*out, f"CSV export {_failed(csv)}", ""]
+    out += [
+        f"`GET /api/v1/donations` with `Accept: text/csv` over {_n(csv['donations'])} donations "
+        f"({_n(csv['csv_mb'], 1)} MB of CSV in {_n(csv['seconds'], 1)} s, "
+        f"{_n(csv['rows_per_second'])} rows/s): "
+        f"service RSS {_n(csv['rss_before_mb'])} MB before, **{_n(csv['rss_peak_mb'])} MB at peak** "
+        "(goal < 150 MB; bench/csv_export.py).",
+        "",
+    ]
+    goals.append(
+        ("8. CSV export peak RSS < 150 MB", f"{_n(csv['rss_peak_mb'])} MB", _met(csv["rss_peak_mb"] < 150))
+    )
     return out

@@ -1,7 +1,7 @@
 """``python -m bench.run [--scale small|full] [--only SCENARIO,…] [--steady-orgs N]``
 
 Runs the benchmarks of issues 6 and 14 (scenarios: import, memory, ratelimit, latency, tenants,
-webhooks, steady) against the Classy sandbox (a subprocess on loopback) and the local Postgres
+webhooks, steady, csv) against the Classy sandbox (a subprocess on loopback) and the local Postgres
 (``BENCH_POSTGRES``, default postgres@127.0.0.1:5432; only ``classy_sync_bench_*`` databases are
 created and dropped), prints the figures and writes ``bench/RESULTS.md``.
 
@@ -30,8 +30,8 @@ import httpx
 
 from app.db.migrate import upgrade_to_head
 from bench import ceiling as ceiling_mod
+from bench import csv_export, webhook_latency
 from bench import steady as steady_mod
-from bench import webhook_latency
 from bench.harness import (
     DB_PREFIX,
     ROOT,
@@ -58,7 +58,7 @@ from sandbox.server import SandboxHandle, run_sandbox_subprocess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HISTORY = ROOT / "bench" / "HISTORY.md"
-SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants", "webhooks", "steady")
+SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants", "webhooks", "steady", "csv")
 
 
 @dataclass(frozen=True)
@@ -73,13 +73,14 @@ class Scale:
     load_rate: float
     run_timeout: float
     steady_orgs: int
+    csv_rows: int
 
 
 SCALES = {
-    "small": Scale(10_000, 20_000, 2_000, 10_000, 18_000, 2_000, 20, 20.0, 600, 200),
+    "small": Scale(10_000, 20_000, 2_000, 10_000, 18_000, 2_000, 20, 20.0, 600, 200, 100_000),
     # A 40 s import: long enough for a steady p99 under sync, short enough to run on a shared machine.
-    "medium": Scale(40_000, 80_000, 8_000, 20_000, 36_000, 4_000, 50, 20.0, 900, 500),
-    "full": Scale(100_000, 200_000, 20_000, 20_000, 36_000, 4_000, 200, 20.0, 1800, 2_000),
+    "medium": Scale(40_000, 80_000, 8_000, 20_000, 36_000, 4_000, 50, 20.0, 900, 500, 1_000_000),
+    "full": Scale(100_000, 200_000, 20_000, 20_000, 36_000, 4_000, 200, 20.0, 1800, 2_000, 1_000_000),
 }
 # One tenant's organization: ≈2k records (600 + 1,200 + 130 + 8 campaigns + 60 plans).
 TENANT_SIZES = ("--supporters", "600", "--transactions", "1200", "--registrations", "130")
@@ -459,6 +460,8 @@ def run_all(scale_name: str, only: set[str], profile: bool, steady_orgs: int | N
         attempt(results, "webhooks", lambda: webhook_latency.measure())
     if "steady" in only:
         attempt(results, "steady", lambda: steady(steady_orgs or scale.steady_orgs, scale.run_timeout))
+    if "csv" in only:
+        attempt(results, "csv", lambda: asyncio.run(csv_export.main(scale.csv_rows)))
     return results
 
 
