@@ -282,7 +282,7 @@ class IntegrationSync:
                 stream=stream.name,
             )
         cp = sync_state.checkpoint_of(cursor)
-        if cursor is None:
+        if cursor is None and not stream.whole_history:
             # Reconnected to another organization: its records since then, never its older history.
             cp = replace(cp, history_floor=self.history_floor_at)
         return cp

@@ -32,19 +32,35 @@ class Stream:
     feeds_contacts: bool = False
     # Classy allows a null updated_at here: such records need the null pass.
     nullable_updated_at: bool = False
+    # What gifts are for (campaigns, funds, pages, teams): read whole even right after a switch to
+    # another organization, whose older history is otherwise never imported, because a new gift copies
+    # their names (campaign_name, designation_name, ...); they are not a donor's history.
+    whole_history: bool = False
 
     def path(self, organization_id: int) -> str:
         return f"/organizations/{organization_id}/{self.resource}"
 
 
 STREAMS: tuple[Stream, ...] = (
-    Stream("campaigns", "campaigns", CAMPAIGN),
+    Stream("campaigns", "campaigns", CAMPAIGN, whole_history=True),
     # Funds and peer-to-peer pages and teams: the spec declares no filter/sort on these lists; where
     # Classy ignores ours, they fall back like any such list (fallback.py). Pages and teams may have a
     # null updated_at.
-    Stream("designations", "designations", DESIGNATION),
-    Stream("fundraising_teams", "fundraising-teams", FUNDRAISING_TEAM, nullable_updated_at=True),
-    Stream("fundraising_pages", "fundraising-pages", FUNDRAISING_PAGE, nullable_updated_at=True),
+    Stream("designations", "designations", DESIGNATION, whole_history=True),
+    Stream(
+        "fundraising_teams",
+        "fundraising-teams",
+        FUNDRAISING_TEAM,
+        nullable_updated_at=True,
+        whole_history=True,
+    ),
+    Stream(
+        "fundraising_pages",
+        "fundraising-pages",
+        FUNDRAISING_PAGE,
+        nullable_updated_at=True,
+        whole_history=True,
+    ),
     Stream("supporters", "supporters", SUPPORTER, feeds_contacts=True),
     Stream("recurring_donation_plans", "recurring-donation-plans", RECURRING_PLAN),
     Stream(
