@@ -6,13 +6,15 @@ goes through the same serializer as the JSON list (the `*Out.of` functions), so 
 to its JSON item: one header row, RFC 4180 quoting (CRLF, quotes doubled), nested objects flattened to
 `<field>_<member>` columns, money as the same decimal strings, times as the same ISO-8601 text, booleans
 as `true`/`false`, null as an empty cell. A cell a spreadsheet would run as a formula (starting with
-`=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`.
+`=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`, except a plain decimal number such as a
+negative amount (`-5.00`), which no spreadsheet runs and which must read back as the same number.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
@@ -25,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 CSV_MEDIA_TYPE = "text/csv"
 CHUNK_ROWS = 1000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}},
@@ -62,7 +65,9 @@ def cell(value: Any) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    if text.startswith(FORMULA_PREFIXES) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def flatten(item: BaseModel, header: list[str]) -> list[str]:
