@@ -41,7 +41,7 @@ async def _runs(client: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 
 async def _settled(client: httpx.AsyncClient, count: int) -> list[dict[str, Any]]:
-    async with asyncio.timeout(20):
+    async with asyncio.timeout(90):  # generous: a loaded CI machine, not a slow service, is the risk
         while True:
             runs = await _runs(client)
             if len(runs) >= count and all(run["status"] != "running" for run in runs):
