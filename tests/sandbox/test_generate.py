@@ -72,7 +72,7 @@ def test_realistic_shapes_and_hazards() -> None:
 def test_large_generation_is_fast() -> None:
     start = time.monotonic()
     store = SandboxStore(SandboxConfig(organizations=1, sizes=Sizes(100_000, 200_000, 20_000, 20, 5000)))
-    assert time.monotonic() - start < 90  # ~15 s on a quiet machine; the bound catches a quadratic turn
+    assert time.monotonic() - start < 90  # catches a quadratic turn, not a busy machine
     org = next(iter(store.orgs))
     assert len(store.collection(org, "transactions") or []) == 200_000
 
