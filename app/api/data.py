@@ -13,10 +13,11 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Row
 
-from app.api.csv_export import CSV_RESPONSE, csv_response, wants_csv
+from app.api.csv_export import CSV_RESPONSE
 from app.api.data_schemas import ContactOut, ContactPage, DonationOut, DonationPage
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
-from app.api.pagination import Cursor, Limit, build_page, decode_cursor
+from app.api.list_responses import ListKind
+from app.api.pagination import Cursor, Limit
 from app.api.schemas import error_responses
 from app.db.models import Contact, Donation
 from app.db.repositories import synced_data
@@ -67,6 +68,10 @@ def donation_item(row: Row[Any]) -> DonationOut:
     return donation_out(synced_data.donation_row(row))
 
 
+CONTACTS = ListKind(Contact.id, ContactOut, contact_item, ContactPage, "contacts", "contact")
+DONATIONS = ListKind(Donation.id, DonationOut, donation_item, DonationPage, "donations", "donation")
+
+
 @router.get("/contacts", tags=["contacts"], response_model=ContactPage, responses=LIST_RESPONSES)
 async def list_contacts(
     request: Request,
@@ -83,15 +88,7 @@ async def list_contacts(
     query = synced_data.contacts_query(
         principal.account, email=email, updated_since=_utc(updated_since), include_deleted=include_deleted
     )
-    if wants_csv(request):
-        return csv_response(
-            runtime.sessionmaker, query.order_by(Contact.id), ContactOut, contact_item, filename="contacts"
-        )
-    rows = await synced_data.fetch_page(
-        session, query, Contact.id, after_id=decode_cursor(cursor), limit=limit + 1
-    )
-    page = build_page([contact_item(r) for r in rows], limit, key=lambda c: c.id)
-    return ContactPage(items=list(page.items), next_cursor=page.next_cursor)
+    return await CONTACTS.respond(request, runtime, session, query, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -133,19 +130,7 @@ async def list_donations(
         classy_recurring_plan_id=classy_recurring_plan_id,
         include_deleted=include_deleted,
     )
-    if wants_csv(request):
-        return csv_response(
-            runtime.sessionmaker,
-            query.order_by(Donation.id),
-            DonationOut,
-            donation_item,
-            filename="donations",
-        )
-    rows = await synced_data.fetch_page(
-        session, query, Donation.id, after_id=decode_cursor(cursor), limit=limit + 1
-    )
-    page = build_page([donation_item(r) for r in rows], limit, key=lambda d: d.id)
-    return DonationPage(items=list(page.items), next_cursor=page.next_cursor)
+    return await DONATIONS.respond(request, runtime, session, query, cursor=cursor, limit=limit)
 
 
 @router.get(

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Row
 
-from app.api.csv_export import csv_response, wants_csv
 from app.api.data import LIST_RESPONSES, MAX_ID, ContactFilter, IncludeDeleted, RowId
 from app.api.deps import PrincipalDep, RuntimeDep, SessionDep
+from app.api.list_responses import ListKind
 from app.api.list_schemas import (
     CampaignOut,
     CampaignPage,
@@ -23,11 +23,10 @@ from app.api.list_schemas import (
     RegistrationOut,
     RegistrationPage,
 )
-from app.api.pagination import Cursor, Limit, build_page, decode_cursor
+from app.api.pagination import Cursor, Limit
 from app.api.schemas import error_responses
 from app.db.models import Campaign, RecurringPlan, Registration
 from app.db.repositories import synced_data
-from app.errors import NotFoundError
 
 router = APIRouter(prefix="/api/v1")  # tags per route (the operation ids' prefixes, app/api/openapi.py)
 
@@ -48,6 +47,15 @@ def registration_item(row: Row[Any]) -> RegistrationOut:
     return RegistrationOut.of(synced_data.registration_row(row))
 
 
+CAMPAIGNS = ListKind(Campaign.id, CampaignOut, campaign_item, CampaignPage, "campaigns", "campaign")
+RECURRING_PLANS = ListKind(
+    RecurringPlan.id, RecurringPlanOut, plan_item, RecurringPlanPage, "recurring-plans", "recurring plan"
+)
+REGISTRATIONS = ListKind(
+    Registration.id, RegistrationOut, registration_item, RegistrationPage, "registrations", "registration"
+)
+
+
 @router.get("/campaigns", tags=["campaigns"], response_model=CampaignPage, responses=LIST_RESPONSES)
 async def list_campaigns(
     request: Request,
@@ -60,19 +68,7 @@ async def list_campaigns(
 ) -> CampaignPage | StreamingResponse:
     """Campaigns of your account, oldest first."""
     query = synced_data.campaigns_query(principal.account, include_deleted=include_deleted)
-    if wants_csv(request):
-        return csv_response(
-            runtime.sessionmaker,
-            query.order_by(Campaign.id),
-            CampaignOut,
-            campaign_item,
-            filename="campaigns",
-        )
-    rows = await synced_data.fetch_page(
-        session, query, Campaign.id, after_id=decode_cursor(cursor), limit=limit + 1
-    )
-    page = build_page([campaign_item(r) for r in rows], limit, key=lambda c: c.id)
-    return CampaignPage(items=list(page.items), next_cursor=page.next_cursor)
+    return await CAMPAIGNS.respond(request, runtime, session, query, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -80,11 +76,7 @@ async def list_campaigns(
 )
 async def get_campaign(campaign_id: RowId, principal: PrincipalDep, session: SessionDep) -> CampaignOut:
     """One campaign."""
-    query = synced_data.campaigns_query(principal.account).where(Campaign.id == campaign_id)
-    row = (await session.execute(query)).first()
-    if row is None:
-        raise NotFoundError(f"No campaign with id {campaign_id}.")
-    return campaign_item(row)
+    return await CAMPAIGNS.one(session, synced_data.campaigns_query(principal.account), campaign_id)
 
 
 @router.get(
@@ -109,19 +101,7 @@ async def list_recurring_plans(
     query = await synced_data.recurring_plans_query(
         session, principal.account, contact_id=contact_id, status=status, include_deleted=include_deleted
     )
-    if wants_csv(request):
-        return csv_response(
-            runtime.sessionmaker,
-            query.order_by(RecurringPlan.id),
-            RecurringPlanOut,
-            plan_item,
-            filename="recurring-plans",
-        )
-    rows = await synced_data.fetch_page(
-        session, query, RecurringPlan.id, after_id=decode_cursor(cursor), limit=limit + 1
-    )
-    page = build_page([plan_item(r) for r in rows], limit, key=lambda p: p.id)
-    return RecurringPlanPage(items=list(page.items), next_cursor=page.next_cursor)
+    return await RECURRING_PLANS.respond(request, runtime, session, query, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -136,10 +116,7 @@ async def get_recurring_plan(
 ) -> RecurringPlanOut:
     """One recurring plan."""
     query = await synced_data.recurring_plans_query(session, principal.account)
-    row = (await session.execute(query.where(RecurringPlan.id == plan_id))).first()
-    if row is None:
-        raise NotFoundError(f"No recurring plan with id {plan_id}.")
-    return plan_item(row)
+    return await RECURRING_PLANS.one(session, query, plan_id)
 
 
 @router.get(
@@ -168,19 +145,7 @@ async def list_registrations(
         status=status,
         include_deleted=include_deleted,
     )
-    if wants_csv(request):
-        return csv_response(
-            runtime.sessionmaker,
-            query.order_by(Registration.id),
-            RegistrationOut,
-            registration_item,
-            filename="registrations",
-        )
-    rows = await synced_data.fetch_page(
-        session, query, Registration.id, after_id=decode_cursor(cursor), limit=limit + 1
-    )
-    page = build_page([registration_item(r) for r in rows], limit, key=lambda r: r.id)
-    return RegistrationPage(items=list(page.items), next_cursor=page.next_cursor)
+    return await REGISTRATIONS.respond(request, runtime, session, query, cursor=cursor, limit=limit)
 
 
 @router.get(
@@ -194,7 +159,4 @@ async def get_registration(
 ) -> RegistrationOut:
     """One registration."""
     query = await synced_data.registrations_query(session, principal.account)
-    row = (await session.execute(query.where(Registration.id == registration_id))).first()
-    if row is None:
-        raise NotFoundError(f"No registration with id {registration_id}.")
-    return registration_item(row)
+    return await REGISTRATIONS.one(session, query, registration_id)
