@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.api.pagination import InvalidCursorError, decode_cursor, encode_cursor
+from app.api.pagination import InvalidCursorError, ItemPage, decode_cursor, encode_cursor
 from app.db.models import Contact, Donation
 
 __all__ = ["InvalidCursorError", "decode_cursor", "encode_cursor"]  # moved to app.api.pagination
@@ -194,11 +194,9 @@ class DonationOut(BaseModel):
         )
 
 
-class ContactPage(BaseModel):
-    items: list[ContactOut]
-    next_cursor: str | None
+class ContactPage(ItemPage[ContactOut]):
+    pass
 
 
-class DonationPage(BaseModel):
-    items: list[DonationOut]
-    next_cursor: str | None
+class DonationPage(ItemPage[DonationOut]):
+    pass

@@ -19,13 +19,13 @@ from sqlalchemy import Row, Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.csv_export import csv_response, wants_csv
-from app.api.pagination import build_page, decode_cursor
+from app.api.pagination import ItemPage, build_page, decode_cursor
 from app.db.repositories import synced_data
 from app.errors import NotFoundError
 from app.runtime import Runtime
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
-PageT = TypeVar("PageT", bound=BaseModel)  # a model of two fields: items and next_cursor
+PageT = TypeVar("PageT", bound=ItemPage[Any])  # the list's own subclass, so its schema keeps its name
 
 _item_id = attrgetter("id")
 

@@ -11,6 +11,7 @@ from datetime import date, datetime
 from pydantic import BaseModel, Field
 
 from app.api.data_schemas import money
+from app.api.pagination import ItemPage
 from app.db.models import Campaign
 from app.db.repositories.synced_data import RecurringPlanRow, RegistrationRow
 
@@ -115,16 +116,13 @@ class RegistrationOut(BaseModel):
         )
 
 
-class CampaignPage(BaseModel):
-    items: list[CampaignOut]
-    next_cursor: str | None
+class CampaignPage(ItemPage[CampaignOut]):
+    pass
 
 
-class RecurringPlanPage(BaseModel):
-    items: list[RecurringPlanOut]
-    next_cursor: str | None
+class RecurringPlanPage(ItemPage[RecurringPlanOut]):
+    pass
 
 
-class RegistrationPage(BaseModel):
-    items: list[RegistrationOut]
-    next_cursor: str | None
+class RegistrationPage(ItemPage[RegistrationOut]):
+    pass

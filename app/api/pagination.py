@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
+from pydantic import BaseModel
 
 from app.errors import AppError
 
@@ -60,3 +61,10 @@ def build_page(rows: Sequence[T], limit: int, key: Callable[[T], int]) -> Page[T
     items = rows[:limit]
     next_cursor = encode_cursor(key(items[-1])) if len(rows) > limit and items else None
     return Page(items=items, next_cursor=next_cursor)
+
+
+class ItemPage(BaseModel, Generic[T]):
+    """A list's JSON body; each list subclasses it with its item model so the schema keeps its own name."""
+
+    items: list[T]
+    next_cursor: str | None
