@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     sync_concurrency: int = Field(default=4, ge=1, alias="SYNC_CONCURRENCY")
     sync_lease_seconds: int = Field(default=30, ge=2, alias="SYNC_LEASE_SECONDS")
     sync_lookback_seconds: int = Field(default=300, ge=0, alias="SYNC_LOOKBACK_SECONDS")
+    # Page commits wait for the WAL flush (synchronous_commit on) instead of the default asynchronous
+    # commits guarded by the commit ledger: slower imports, no acknowledged page lost to a crash.
+    sync_durable_commits: bool = Field(default=False, alias="SYNC_DURABLE_COMMITS")
     api_statement_timeout_seconds: float = Field(default=5.0, gt=0, alias="API_STATEMENT_TIMEOUT_SECONDS")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
     migrate_on_start: bool = Field(default=True, alias="MIGRATE_ON_START")

@@ -218,6 +218,7 @@ def render(results: dict[str, Any], history: str = "") -> str:
     out += _steady(results.get("steady"), goals)
     out += _webhooks(results.get("webhooks"), goals)
     out += _csv(results.get("csv"), goals)
+    out += _durability(results.get("durability"))
     out += ["## Goals", "", "| goal | measured | verdict |", "|---|---|---|"]
     out += [f"| {g} | {v} | {ok} |" for g, v, ok in goals]
     out.append("")
@@ -326,4 +327,26 @@ def _csv(csv: Any, goals: list[tuple[str, str, str]]) -> list[str]:
     goals.append(
         ("8. CSV export peak RSS < 150 MB", f"{_n(csv['rss_peak_mb'])} MB", _met(csv["rss_peak_mb"] < 150))
     )
+    return out
+
+
+def _durability(du: Any) -> list[str]:
+    if du is None:
+        return []
+    out = ["## 9. Cost of durable page commits (issue 17)", ""]
+    if _failed(du) is not None:
+        return [*out, f"Durability {_failed(du)}", ""]
+    fsync = (
+        "" if du["fsync"] == "on" else " **fsync was off on this server: the durable figures mean nothing.**"
+    )
+    out += [
+        f"The same import ({_n(du['records'])} records, fresh database each time, {du['rounds']} alternating "
+        f"runs each) with page commits asynchronous (shipped: `synchronous_commit = off` plus the commit "
+        f"ledger) and durable (`SYNC_DURABLE_COMMITS=true`): median **{du['async_median_s']:.2f} s** "
+        f"asynchronous vs **{du['durable_median_s']:.2f} s** durable, ratio **{du['ratio']:.2f}x** "
+        f"(runs: {', '.join(f'{x:.2f}' for x in du['async_s'])} vs "
+        f"{', '.join(f'{x:.2f}' for x in du['durable_s'])} s; Postgres fsync {du['fsync']}; "
+        f"bench/durability.py).{fsync}",
+        "",
+    ]
     return out

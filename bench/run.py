@@ -1,8 +1,8 @@
 """``python -m bench.run [--scale small|full] [--only SCENARIO,…] [--steady-orgs N]``
 
-Runs the benchmarks of issues 6 and 14 (scenarios: import, memory, ratelimit, latency, tenants,
-webhooks, steady, csv) against the Classy sandbox (a subprocess on loopback) and the local Postgres
-(``BENCH_POSTGRES``, default postgres@127.0.0.1:5432; only ``classy_sync_bench_*`` databases are
+Runs the benchmarks of issues 6, 14 and 17 (scenarios: import, memory, ratelimit, latency, tenants,
+webhooks, steady, csv, durability) against the Classy sandbox (a subprocess on loopback) and the local
+Postgres (``BENCH_POSTGRES``, default postgres@127.0.0.1:5432; only ``classy_sync_bench_*`` databases are
 created and dropped), prints the figures and writes ``bench/RESULTS.md``.
 
 The service under test is ``uvicorn app.main:app`` in a subprocess, connected through its API.
@@ -30,7 +30,7 @@ import httpx
 
 from app.db.migrate import upgrade_to_head
 from bench import ceiling as ceiling_mod
-from bench import csv_export, webhook_latency
+from bench import csv_export, durability, webhook_latency
 from bench import steady as steady_mod
 from bench.harness import (
     DB_PREFIX,
@@ -58,7 +58,17 @@ from sandbox.server import SandboxHandle, run_sandbox_subprocess
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 HISTORY = ROOT / "bench" / "HISTORY.md"
-SCENARIOS = ("import", "memory", "ratelimit", "latency", "tenants", "webhooks", "steady", "csv")
+SCENARIOS = (
+    "import",
+    "memory",
+    "ratelimit",
+    "latency",
+    "tenants",
+    "webhooks",
+    "steady",
+    "csv",
+    "durability",
+)
 
 
 @dataclass(frozen=True)
@@ -425,6 +435,16 @@ def attempt(results: dict[str, Any], key: str, fn: Callable[[], Any]) -> None:
     log(f"{key} done in {time.monotonic() - started:.0f} s: {json.dumps(results[key], default=str)[:400]}")
 
 
+def durable_vs_async(scale: Scale) -> dict[str, Any]:
+    """Scenario 9: the scenario-1 import with page commits asynchronous (shipped) and durable."""
+    with sandbox(*sandbox_args(scale.supporters, scale.transactions, scale.registrations)) as sb:
+        return durability.measure(
+            lambda durable: import_through_service(
+                sb, "durability", scale.run_timeout, SYNC_DURABLE_COMMITS=str(durable).lower()
+            )
+        )
+
+
 def steady(organizations: int, timeout: float) -> dict[str, Any]:
     args = ["--organizations", str(organizations), *steady_mod.ORG_SIZES, "--rate-limit", "0"]
     with sandbox(*args) as sb, bench_db("steady") as database:
@@ -462,6 +482,8 @@ def run_all(scale_name: str, only: set[str], profile: bool, steady_orgs: int | N
         attempt(results, "steady", lambda: steady(steady_orgs or scale.steady_orgs, scale.run_timeout))
     if "csv" in only:
         attempt(results, "csv", lambda: asyncio.run(csv_export.main(scale.csv_rows)))
+    if "durability" in only:
+        attempt(results, "durability", lambda: durable_vs_async(scale))
     return results
 
 

@@ -64,8 +64,10 @@ ANALYZE_AFTER_INSERTS = 5_000
 # measured 3.5-6 ms more per page alone, 7-23% of an import's time). A crash may then lose the last
 # acknowledged commits, rows and checkpoint together; `CommitLedger` notices at the next transaction
 # (or when the run ends) and the run stops, so the next one resumes from the checkpoint Postgres kept
-# instead of this run's position in memory.
+# instead of this run's position in memory. `SYNC_DURABLE_COMMITS` keeps them durable (the bench's
+# `durability` scenario measures both).
 ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
+DURABLE_COMMIT = text("SET LOCAL synchronous_commit = on")
 # Pages with nothing to write commit only their checkpoint, and only every this many in a row (the
 # heartbeat renews the lease meanwhile); the read's end commits the last one.
 EMPTY_PAGES_PER_CHECKPOINT = 20
@@ -128,6 +130,7 @@ class IntegrationSync:
         mode: str = "incremental",
     ) -> None:
         self.ctx = ctx
+        self._commit_mode = DURABLE_COMMIT if ctx.settings.sync_durable_commits else ASYNC_COMMIT
         # incremental | reconcile | full: reconcile and full runs read fallback lists whole, then
         # reconcile (reconcile.py); a full run reads every list from the beginning.
         self.mode = mode
@@ -422,7 +425,7 @@ class IntegrationSync:
     ) -> UpsertOutcome:
         started = time.perf_counter()
         async with self.ctx.sessionmaker() as session, session.begin():
-            await session.execute(ASYNC_COMMIT)
+            await session.execute(self._commit_mode)
             outcome = await upsert_page(
                 session,
                 stream.mapping,
@@ -459,7 +462,7 @@ class IntegrationSync:
                 if not await has_queued_contacts(session, account=self.account):
                     return
         async with self._merging, self.ctx.sessionmaker() as session, session.begin():
-            await session.execute(ASYNC_COMMIT)
+            await session.execute(self._commit_mode)
             await merge_queued_contacts(session, account=self.account)
             await self._record_progress(session, with_counts=True)
         self.pages_since_merge = 0
