@@ -4,8 +4,9 @@ It wraps the whole application, outside Starlette's `ServerErrorMiddleware`, so 
 that an unexpected error turns into is counted and carries `X-Request-ID` like any other response
 (an `@app.middleware("http")` sits inside it and never saw them). Pure ASGI: bodies pass untouched.
 
-The request id is the caller's `X-Request-ID` when it sent a usable one (printable id characters,
-at most `MAX_REQUEST_ID_LENGTH`), else a new random one; it is bound to every log line written
+The request id is the caller's own `X-Request-ID`, echoed as sent when it is printable ASCII of at most
+`MAX_REQUEST_ID_LENGTH` characters (control and non-ASCII characters, which could forge a log line or
+a header, are dropped and a longer one is cut), else a new random one; it is bound to every log line written
 while the request is served and returned in the response header.
 """
 
@@ -22,15 +23,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.logging import bind_log_context
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
-MAX_REQUEST_ID_LENGTH = 64
-_UNSAFE = re.compile(r"[^A-Za-z0-9._:@/+=-]")
+MAX_REQUEST_ID_LENGTH = 200
+_UNSAFE = re.compile(r"[^\x20-\x7e]")
 
 
 def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
     """The caller's id, stripped of anything that could forge a log line or header, and capped."""
     for name, value in headers:
         if name == b"x-request-id":
-            cleaned = _UNSAFE.sub("", value.decode("latin-1"))[:MAX_REQUEST_ID_LENGTH]
+            cleaned = _UNSAFE.sub("", value.decode("latin-1"))[:MAX_REQUEST_ID_LENGTH].strip()
             if cleaned:
                 return cleaned
     return uuid.uuid4().hex
