@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -124,3 +129,39 @@ def bearer(
     """Authorization header for a caller."""
     token = issue_token(JWT_SECRET, sub=user, account=account, role=role, name=name)  # type: ignore[arg-type]
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextlib.contextmanager
+def service_in_thread(database_url: str, *, name: str, **overrides: Any) -> Iterator[str]:
+    """The service under uvicorn in a thread on a free loopback port; yields its base URL.
+
+    `overrides` are settings (PUBLIC_URL is this server's own URL); stopped within 15 s afterwards.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    settings = make_settings(database_url, PUBLIC_URL=base, **overrides)
+    config = uvicorn.Config(
+        create_app(settings, migrate=False),
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the service did not start within 30 s")
+            time.sleep(0.05)
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(5)
+        sock.close()

@@ -11,24 +11,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
 from app.security.tokens import issue_token
 from sandbox.generate import Sizes
 from sandbox.server import SandboxHandle, run_sandbox
 from sandbox.store import SandboxConfig
-from tests.conftest import JWT_SECRET, make_settings
+from tests.conftest import JWT_SECRET, service_in_thread
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOT_DIR", PROJECT_ROOT / "docs" / "screenshots"))
@@ -112,21 +107,12 @@ class LiveService:
         return issue_token(JWT_SECRET, sub="alice", account="acme", role="admin", name="Alice Admin")
 
 
-def _free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 @pytest.fixture
 def live_service(db: AsyncEngine, database_url: str, sandbox: SandboxHandle) -> Iterator[LiveService]:
     """The service (uvicorn in a thread, scheduler on) against the test database and the sandbox."""
-    sock = _free_socket()
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = make_settings(
+    with service_in_thread(
         database_url,
-        PUBLIC_URL=base,
+        name="e2e-service",
         CLASSY_API_URL=sandbox.api_url,
         CLASSY_TOKEN_URL=sandbox.token_url,
         CLASSY_AUTHORIZE_URL=sandbox.authorize_url,
@@ -134,28 +120,5 @@ def live_service(db: AsyncEngine, database_url: str, sandbox: SandboxHandle) -> 
         SCHEDULER_TICK_SECONDS=0.2,
         SYNC_INTERVAL_SECONDS=3600,
         CLASSY_RATE_LIMIT_PER_MINUTE=100_000,
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, migrate=False),
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="e2e-service", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the service did not start within 30 s")
-            time.sleep(0.05)
+    ) as base:
         yield LiveService(base, sandbox)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
-        sock.close()

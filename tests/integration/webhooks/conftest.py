@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,15 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.main import create_app
 from sandbox.generate import Sizes
 from sandbox.server import SandboxHandle, run_sandbox
 from sandbox.store import SandboxConfig
 from sandbox.webhooks import sign
-from tests.conftest import make_settings
+from tests.conftest import service_in_thread
 
 SECRET = "whsec_" + base64.b64encode(b"classy-sync-webhook-test-key!").decode()
 TINY = Sizes(supporters=20, transactions=40, registrations=5, campaigns=2, plans=3)
@@ -40,46 +36,17 @@ class LiveService:
 @pytest.fixture
 def live(db: AsyncEngine, database_url: str, sandbox: SandboxHandle) -> Iterator[LiveService]:
     """The service with its scheduler on (default 2 s tick, hourly sync) against the sandbox."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    settings = make_settings(
+    with service_in_thread(
         database_url,
-        PUBLIC_URL=base,
+        name="webhook-service",
         CLASSY_API_URL=sandbox.api_url,
         CLASSY_TOKEN_URL=sandbox.token_url,
         CLASSY_AUTHORIZE_URL=sandbox.authorize_url,
         SCHEDULER_ENABLED=True,
         SYNC_INTERVAL_SECONDS=3600,
         CLASSY_RATE_LIMIT_PER_MINUTE=100_000,
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, migrate=False),
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-        )
-    )
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="webhook-service", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the service did not start within 30 s")
-            time.sleep(0.05)
+    ) as base:
         yield LiveService(base)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
-        sock.close()
 
 
 def signed(
