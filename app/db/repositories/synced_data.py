@@ -4,6 +4,11 @@ Each list is a query (`*_query`) that the API pages (`fetch_page`) or streams as
 the model plus the names it shows from other records. Those names (campaign, designation, fundraising
 page and team) are joined when read, never copied: a rename in Classy shows as soon as it is synced.
 Lists leave out rows marked deleted unless asked (`include_deleted`); reads by id always find them.
+
+Reads never load a record's `raw` Classy payload (no API response shows it; decoding ~3 KB of JSON per
+row was most of a donations page's CPU), and the parts of a query that do not depend on the caller
+(joined names, contact links) are built once per process: building SQLAlchemy aliases per request was
+a sixth of the API's CPU (py-spy, bench/HISTORY.md, round four).
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, defer
 
 from app.db.models import (
     Campaign,
@@ -118,16 +124,9 @@ def _name_of(model: Any, column: Any, classy_id: Any) -> Any:
     )
 
 
-def donations_query(
-    account: str,
-    *,
-    contact_id: int | None = None,
-    status: str | None = None,
-    updated_since: datetime | None = None,
-    classy_recurring_plan_id: int | None = None,
-    include_deleted: bool = True,
-) -> Select[Any]:
-    query = select(
+@cache
+def _donations_base() -> Select[Any]:
+    return select(
         Donation,
         _name_of(Campaign, Campaign.name, Donation.classy_campaign_id).label("campaign_name"),
         _name_of(Designation, Designation.name, Donation.designation_id).label("designation_name"),
@@ -137,7 +136,19 @@ def donations_query(
         _name_of(FundraisingTeam, FundraisingTeam.name, Donation.classy_fundraising_team_id).label(
             "fundraising_team_name"
         ),
-    ).where(Donation.account == account)
+    ).options(defer(Donation.raw, raiseload=True))
+
+
+def donations_query(
+    account: str,
+    *,
+    contact_id: int | None = None,
+    status: str | None = None,
+    updated_since: datetime | None = None,
+    classy_recurring_plan_id: int | None = None,
+    include_deleted: bool = True,
+) -> Select[Any]:
+    query = _donations_base().where(Donation.account == account)
     if not include_deleted:
         query = query.where(Donation.deleted_at.is_(None))
     if contact_id is not None:
@@ -189,7 +200,7 @@ async def get_donation(session: AsyncSession, *, account: str, donation_id: int)
 
 
 def campaigns_query(account: str, *, include_deleted: bool = True) -> Select[Any]:
-    query = select(Campaign).where(Campaign.account == account)
+    query = select(Campaign).options(defer(Campaign.raw, raiseload=True)).where(Campaign.account == account)
     return query if include_deleted else query.where(Campaign.deleted_at.is_(None))
 
 
@@ -217,10 +228,12 @@ def _supporter_contact_id(account: Any, supporter_id: Any) -> ColumnElement[Any]
     return func.coalesce(email_match, id_match)
 
 
+@cache
 def _plan_contact_id() -> ColumnElement[Any]:
     return _supporter_contact_id(RecurringPlan.account, RecurringPlan.classy_supporter_id)
 
 
+@cache
 def _registration_contact_id() -> ColumnElement[Any]:
     by_own_email = (
         select(Contact.id)
@@ -263,7 +276,11 @@ async def recurring_plans_query(
 ) -> Select[Any]:
     """Plans with their contact; a `contact_id` filter first narrows to that person's supporters."""
     contact = _plan_contact_id()
-    query = select(RecurringPlan, contact.label("contact_id")).where(RecurringPlan.account == account)
+    query = (
+        select(RecurringPlan, contact.label("contact_id"))
+        .options(defer(RecurringPlan.raw, raiseload=True))
+        .where(RecurringPlan.account == account)
+    )
     if not include_deleted:
         query = query.where(RecurringPlan.deleted_at.is_(None))
     if status is not None:
@@ -299,8 +316,10 @@ async def registrations_query(
         .where(Campaign.account == Registration.account, Campaign.classy_id == Registration.campaign_id)
         .scalar_subquery()
     )
-    query = select(Registration, contact.label("contact_id"), campaign_name.label("campaign_name")).where(
-        Registration.account == account
+    query = (
+        select(Registration, contact.label("contact_id"), campaign_name.label("campaign_name"))
+        .options(defer(Registration.raw, raiseload=True))
+        .where(Registration.account == account)
     )
     if not include_deleted:
         query = query.where(Registration.deleted_at.is_(None))
