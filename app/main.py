@@ -16,11 +16,13 @@ from app.api.guards import RejectNulQueryMiddleware
 from app.api.observability import ObservedFastAPI
 from app.api.openapi import TAGS, operation_id, service_version
 from app.api.router import api_router
+from app.classy.tls import warm_up
 from app.db.embedded import release_embedded
 from app.db.migrate import upgrade_to_head
 from app.db.pools import create_engines
 from app.db.session import create_sessionmaker
 from app.db.url import resolve_database_url
+from app.gc_tuning import freeze_startup_objects
 from app.logging import configure_logging
 from app.metrics import record_build_info
 from app.runtime import Runtime
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         url = await asyncio.to_thread(resolve_database_url, config)
         if migrate and config.migrate_on_start:
             await asyncio.to_thread(upgrade_to_head, url)
+        await asyncio.to_thread(warm_up)
         engine, sync_engine = create_engines(url, config)
         sessionmaker = create_sessionmaker(engine)
         encryptor = Encryptor(key_ring)
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         )
         app.state.runtime = runtime
         await runtime.scheduler.start()
+        freeze_startup_objects()
         logger.info("classy-sync started", extra={"worker": runtime.scheduler.worker_id})
         try:
             yield
