@@ -1,4 +1,8 @@
-"""Run an async iterator one step ahead of its consumer, so fetching overlaps with writing."""
+"""Run an async iterator ahead of its consumer, so fetching overlaps with writing.
+
+`prefetch_runs` also hands the consumer everything fetched while it was busy, in one list: a writer
+that fell behind then writes several pages in one transaction instead of one at a time.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,16 @@ _END = object()
 
 async def prefetch(source: AsyncIterator[T], depth: int = 1) -> AsyncIterator[T]:
     """Yield `source`'s items while the producer already works on up to `depth` next ones."""
+    async for run in prefetch_runs(source, depth=depth, most=1):
+        yield run[0]
+
+
+async def prefetch_runs(source: AsyncIterator[T], *, depth: int, most: int) -> AsyncIterator[list[T]]:
+    """Yield `source`'s items in order, in lists: the next item (waited for) and the ones already
+    fetched behind it, up to `most`. The producer runs up to `depth` items ahead of the consumer.
+
+    A failure of the source is raised after the items fetched before it have been yielded.
+    """
     queue: asyncio.Queue[object] = asyncio.Queue(maxsize=depth)
 
     async def produce() -> None:
@@ -25,13 +39,22 @@ async def prefetch(source: AsyncIterator[T], depth: int = 1) -> AsyncIterator[T]
 
     task = asyncio.create_task(produce())
     try:
-        while True:
+        ended: object = None
+        while ended is None:
+            run: list[T] = []
             item = await queue.get()
-            if item is _END:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
+            while True:
+                if item is _END or isinstance(item, BaseException):
+                    ended = item
+                    break
+                run.append(item)  # type: ignore[arg-type]
+                if len(run) >= most or queue.empty():
+                    break
+                item = queue.get_nowait()
+            if run:
+                yield run
+        if isinstance(ended, BaseException):
+            raise ended
     finally:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
