@@ -121,6 +121,12 @@ async def _no_run_running(client: httpx.AsyncClient) -> bool:
     return response.status_code == 200 and all(r["status"] != "running" for r in response.json()["items"])
 
 
+def pages_up_to(seen: int, records: list[Any], page: int) -> tuple[bool, int]:
+    """Whether a page transaction holds the `page`th page (one may hold several), and the pages so far."""
+    written = seen + max(1, -(-len(records) // engine_module.PER_PAGE))
+    return seen < page <= written, written
+
+
 def crash_between_pages(page: int) -> Hook:
     """Crash right after the `page`th transactions page committed; the database is back before the next.
 
@@ -143,12 +149,13 @@ def crash_between_pages(page: int) -> Hook:
 
         async def write_page(self: IntegrationSync, stream: Any, records: Any, batch: Any, **kw: Any) -> Any:
             nonlocal seen
+            hit = False
             if stream.name == "transactions" and batch is not None:
-                seen += 1
-                if seen == page:
+                hit, seen = pages_up_to(seen, records, page)
+                if hit:
                     await wait_until(others_finished, timeout=30)
             outcome = await real(self, stream, records, batch, **kw)
-            if seen == page and not outage.fired:
+            if hit and not outage.fired:
                 await outage.crash(until_back=True)
             return outcome
 
@@ -169,8 +176,8 @@ def crash_mid_page(page: int) -> Hook:
             nonlocal seen
             outcome = await real(session, mapping, **kw)
             if mapping.table == "donation":
-                seen += 1
-                if seen == page:
+                hit, seen = pages_up_to(seen, kw["records"], page)
+                if hit:
                     await outage.crash()
             return outcome
 
