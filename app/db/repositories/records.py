@@ -328,6 +328,18 @@ def is_bad_value_error(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and isinstance(sqlstate, str) and sqlstate.startswith("22")
 
 
+# The columns the sync's own statements look rows up by: every indexed column, and the filters the merge,
+# deletions and donor links add. Statistics of the other columns (names, addresses, payloads: most of the
+# cost, sorting thousands of text values per column) are left to autovacuum, which analyzes the table
+# fully once the import has grown it.
+_PLANNER_COLUMNS = text("""
+SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_attribute a
+WHERE a.attrelid = CAST(:table AS regclass) AND a.attnum > 0 AND NOT a.attisdropped
+  AND (a.attname IN ('deleted_at', 'organization_id')
+       OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = a.attrelid AND a.attnum = ANY(i.indkey)))
+""")
+
+
 async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
     """ANALYZE tables that a bulk import has grown, so the planner stops treating them as tiny.
 
@@ -335,9 +347,14 @@ async def refresh_statistics(session: AsyncSession, tables: list[str]) -> None:
     fresh table tenfold in that time, and with statistics of an almost empty table the contact merge's
     lookups by email or supporter id scan the account's whole table on every page (quadratic). Tables
     locked by another ANALYZE (autovacuum, another replica) are skipped, never waited for.
+
+    Only the columns rows are looked up by are analyzed (`_PLANNER_COLUMNS`; the row count is updated
+    all the same): a full ANALYZE of 20k donations took 0.5-0.9 s, nearly all of it in statistics of
+    columns no plan of the sync depends on; these columns take 45 ms.
     """
     for table in tables:
-        await session.execute(text(f"ANALYZE (SKIP_LOCKED) {table}"))
+        columns = await session.scalar(_PLANNER_COLUMNS, {"table": table})
+        await session.execute(text(f"ANALYZE (SKIP_LOCKED) {table} ({columns})"))
 
 
 _TAKE_QUEUED = (
