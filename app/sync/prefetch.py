@@ -1,6 +1,6 @@
 """Run an async iterator ahead of its consumer, so fetching overlaps with writing.
 
-`prefetch_runs` also hands the consumer everything fetched while it was busy, in one list: a writer
+`prefetch_runs` hands the consumer everything fetched while it was busy, in one list: a writer
 that fell behind then writes several pages in one transaction instead of one at a time.
 """
 
@@ -13,12 +13,6 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _END = object()
-
-
-async def prefetch(source: AsyncIterator[T], depth: int = 1) -> AsyncIterator[T]:
-    """Yield `source`'s items while the producer already works on up to `depth` next ones."""
-    async for run in prefetch_runs(source, depth=depth, most=1):
-        yield run[0]
 
 
 async def prefetch_runs(source: AsyncIterator[T], *, depth: int, most: int) -> AsyncIterator[list[T]]:

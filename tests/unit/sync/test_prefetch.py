@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from app.sync.prefetch import prefetch, prefetch_runs
+from app.sync.prefetch import prefetch_runs
 
 
 async def numbers(count: int, fail_after: int | None = None) -> AsyncIterator[int]:
@@ -57,5 +57,5 @@ async def test_a_failure_is_raised_after_the_items_fetched_before_it() -> None:
     assert seen == [0, 1, 2, 3, 4]
 
 
-async def test_prefetch_yields_single_items() -> None:
-    assert [n async for n in prefetch(numbers(4), depth=2)] == [0, 1, 2, 3]
+async def test_runs_of_one_yield_single_items() -> None:
+    assert [run async for run in prefetch_runs(numbers(4), depth=2, most=1)] == [[0], [1], [2], [3]]
