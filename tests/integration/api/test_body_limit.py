@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -101,43 +102,56 @@ async def _send_reading_meanwhile(
     port: int, method: str, path: str, *, chunked_total: int = 0, declared: int = 0
 ) -> tuple[bytes, bytes]:
     """Send an oversized body while reading the answer, as a browser does; the server may answer (and
-    close) before the body is all sent, so a refused write is expected, not a failure."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    close) before the body is all sent, so a refused write is expected, not a failure.
+
+    A bare socket, not asyncio streams: when a write meets the server's reset, a stream transport
+    closes itself and its reader raises at once, dropping the 413 already received. Linux keeps
+    received bytes readable after a reset, so reading the socket directly sees the answer."""
+    loop = asyncio.get_running_loop()
     framing = f"Content-Length: {declared}" if declared else "Transfer-Encoding: chunked"
     auth = bearer()["Authorization"]
-    writer.write(
-        f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n{framing}\r\n\r\n".encode()
+    request_head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n{framing}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.setblocking(False)
+        await loop.sock_sendall(sock, request_head.encode())
+
+        async def send() -> None:
+            sent = 0
+            with contextlib.suppress(ConnectionError):
+                while sent < (declared or chunked_total):
+                    payload = CHUNK if declared else b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
+                    await loop.sock_sendall(sock, payload)
+                    sent += len(CHUNK)
+                if not declared:
+                    await loop.sock_sendall(sock, b"0\r\n\r\n")
+
+        sending = asyncio.create_task(send())
+        try:
+            async with asyncio.timeout(30):
+                received = await _receive_response(loop, sock)
+        finally:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sending
+    return received
+
+
+async def _receive_response(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 response with a Content-Length: its head and its body."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = await loop.sock_recv(sock, 65_536)
+        assert chunk, f"connection closed before a whole response head arrived: {buffer!r}"
+        buffer += chunk
+    head, _, body = buffer.partition(b"\r\n\r\n")
+    head += b"\r\n\r\n"
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
     )
-
-    async def send() -> None:
-        sent = 0
-        with contextlib.suppress(ConnectionError):
-            while sent < (declared or chunked_total):
-                payload = CHUNK if declared else b"%x\r\n%s\r\n" % (len(CHUNK), CHUNK)
-                writer.write(payload)
-                await writer.drain()
-                sent += len(CHUNK)
-            if not declared:
-                writer.write(b"0\r\n\r\n")
-                await writer.drain()
-
-    sending = asyncio.create_task(send())
-    try:
-        async with asyncio.timeout(30):
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(
-                next(
-                    line.split(b":")[1]
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                )
-            )
-            body = await reader.readexactly(length)
-    finally:
-        sending.cancel()
-        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-            await sending
-        writer.close()
-        with contextlib.suppress(ConnectionError):
-            await writer.wait_closed()
-    return head, body
+    while len(body) < length:
+        chunk = await loop.sock_recv(sock, 65_536)
+        assert chunk, "connection closed before the whole response body arrived"
+        body += chunk
+    return head, body[:length]
