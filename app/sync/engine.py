@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.classy import ClassyAuthError, ClassyClient, ClassyOrganizationAccessError, Page
 from app.db.base import utc_now
-from app.db.models import Integration
+from app.db.models import Integration, SyncCursor
 from app.db.repositories import sync_state
 from app.db.repositories.records import (
     UpsertOutcome,
@@ -42,6 +42,7 @@ from app.sync.beside import BesideJob
 from app.sync.context import SyncContext
 from app.sync.donor_links import link_donors
 from app.sync.durability import CommitLedger, CommitsLost
+from app.sync.group_commit import GroupCommit
 from app.sync.isolation import StreamsFailed, run_isolated, stream_error
 from app.sync.outage import DatabaseLost, outage_ends_every_stream
 from app.sync.page_guard import PageGuard
@@ -171,6 +172,10 @@ class IntegrationSync:
         self.window_end = self.started_at.replace(microsecond=0) + timedelta(seconds=1)
         self.rejects = Rejects(ctx, integration_id=self.integration_id, run_id=run_id, count=self._rejected)
         self.page_guard = PageGuard()
+        # Every stream's stored cursor, read in one query when the run starts (`_run`).
+        self._cursors: dict[str, SyncCursor] | None = None
+        # Checkpoints saved between reads: those of streams finishing together share a transaction.
+        self._checkpoints: GroupCommit[tuple[Stream, Checkpoint]] = GroupCommit(self._commit_checkpoints)
 
     async def run(self) -> None:
         """Read every stream, concurrently (their Classy requests overlap; the limiter is shared).
@@ -187,6 +192,10 @@ class IntegrationSync:
     async def _run(self) -> None:
         for stream in STREAMS:
             self.counts[stream.name] = StreamCounts()
+        async with self.ctx.sessionmaker() as session:
+            self._cursors = await sync_state.get_cursors(
+                session, integration_id=self.integration_id, organization_id=self.organization_id
+            )
         jobs = {stream.name: outage_ends_every_stream(self._sync_stream(stream)) for stream in STREAMS}
         failures = await run_isolated(jobs, fatal=STOPS_EVERY_STREAM)
         await self._merges.settle()
@@ -305,13 +314,16 @@ class IntegrationSync:
 
     async def _load_checkpoint(self, stream: Stream) -> Checkpoint:
         """The stream's stored checkpoint; a first read takes the integration's history floor."""
-        async with self.ctx.sessionmaker() as session:
-            cursor = await sync_state.get_cursor(
-                session,
-                integration_id=self.integration_id,
-                organization_id=self.organization_id,
-                stream=stream.name,
-            )
+        if self._cursors is not None:
+            cursor = self._cursors.get(stream.name)  # loaded when the run started
+        else:
+            async with self.ctx.sessionmaker() as session:
+                cursor = await sync_state.get_cursor(
+                    session,
+                    integration_id=self.integration_id,
+                    organization_id=self.organization_id,
+                    stream=stream.name,
+                )
         cp = sync_state.checkpoint_of(cursor)
         if cursor is None and not stream.whole_history:
             # Reconnected to another organization: its records since then, never its older history.
@@ -319,11 +331,17 @@ class IntegrationSync:
         return cp
 
     async def _save_checkpoint(self, stream: Stream, cp: Checkpoint) -> None:
-        """Commit a checkpoint between reads (merging the contacts queued so far first)."""
+        """Commit a checkpoint between reads (merging the contacts queued so far first); streams that
+        save theirs at the same time share one transaction (group_commit.py)."""
         if self.pages_since_merge:
             await self._merge_contacts(stream)
+        await self._checkpoints.save(stream.name, (stream, cp))
+
+    async def _commit_checkpoints(self, saved: dict[str, tuple[Stream, Checkpoint]]) -> None:
         async with self.ctx.sessionmaker() as session, session.begin():
-            await self._record_progress(session, stream, cp, with_counts=True)
+            await self._record_progress(
+                session, positions={name: cp for name, (_, cp) in saved.items()}, with_counts=True
+            )
 
     def _fetcher(self, stream: Stream) -> Callable[[int, str | None], Awaitable[Page]]:
         fetch = self._query_fetcher(stream)
@@ -402,8 +420,9 @@ class IntegrationSync:
         position: Checkpoint | None = None,
         *,
         with_counts: bool = False,
+        positions: dict[str, Checkpoint] | None = None,
     ) -> None:
-        """Renew the lease, move the cursor (and the run's counts); stop if the lease is not ours.
+        """Renew the lease, move cursors (and the run's counts); stop if the lease is not ours.
 
         Page transactions leave the run's counts alone (every stream would contend for that one row);
         merges and window ends, which run alone, publish them: live progress every few pages.
@@ -418,6 +437,7 @@ class IntegrationSync:
             organization_id=self.organization_id,
             stream=stream.name if stream else None,
             position=position,
+            positions=positions,
         )
         if lease is None:
             raise SyncStopped("Another worker took over this integration's sync.")

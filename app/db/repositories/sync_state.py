@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.base import utc_now
@@ -96,6 +97,18 @@ async def get_cursor(
     session: AsyncSession, *, integration_id: int, organization_id: int, stream: str
 ) -> SyncCursor | None:
     return await session.get(SyncCursor, (integration_id, organization_id, stream), populate_existing=True)
+
+
+async def get_cursors(
+    session: AsyncSession, *, integration_id: int, organization_id: int
+) -> dict[str, SyncCursor]:
+    """Every stream's cursor of one organization, by stream: a run loads them in one query."""
+    rows = await session.scalars(
+        select(SyncCursor)
+        .where(SyncCursor.integration_id == integration_id, SyncCursor.organization_id == organization_id)
+        .execution_options(populate_existing=True)
+    )
+    return {cursor.stream: cursor for cursor in rows}
 
 
 INCREMENTAL, BY_ID, WHOLE = "incremental", "by_id", "whole"
@@ -233,10 +246,11 @@ WITH lease AS (
 moved AS (
     INSERT INTO sync_cursor (integration_id, organization_id, stream, window_start, window_end,
                              position_ts, position_id, block_page, state, completed_through, updated_at)
-    SELECT :integration_id, :organization_id, :stream, CAST(:window_start AS timestamptz),
-           CAST(:window_end AS timestamptz), CAST(:position_ts AS timestamptz), CAST(:position_id AS bigint),
-           CAST(:block_page AS integer), CAST(:state AS jsonb), CAST(:completed_through AS timestamptz), now()
-    WHERE CAST(:stream AS text) IS NOT NULL
+    SELECT :integration_id, :organization_id, c.stream, c.window_start, c.window_end, c.position_ts,
+           c.position_id, c.block_page, c.state, c.completed_through, now()
+    FROM jsonb_to_recordset(CAST(:cursors AS jsonb)) AS c(
+        stream text, window_start timestamptz, window_end timestamptz, position_ts timestamptz,
+        position_id bigint, block_page integer, state jsonb, completed_through timestamptz)
     ON CONFLICT (integration_id, organization_id, stream) DO UPDATE SET
         window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end,
         position_ts = EXCLUDED.position_ts, position_id = EXCLUDED.position_id,
@@ -252,6 +266,24 @@ SELECT status, sync_commits FROM lease
 )
 
 
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _cursor_row(stream: str, position: Checkpoint) -> dict[str, Any]:
+    """One cursor as a row of `_PROGRESS`'s recordset (timestamps in ISO 8601 with their offset)."""
+    return {
+        "stream": stream,
+        "window_start": _iso(position.window_start),
+        "window_end": _iso(position.window_end),
+        "position_ts": _iso(position.position_ts),
+        "position_id": position.position_id,
+        "block_page": position.block_page,
+        "state": _state(position),
+        "completed_through": _iso(position.completed_through),
+    }
+
+
 async def record_progress(
     session: AsyncSession,
     *,
@@ -263,12 +295,17 @@ async def record_progress(
     organization_id: int,
     stream: str | None = None,
     position: Checkpoint | None = None,
+    positions: Mapping[str, Checkpoint] | None = None,
 ) -> Lease | None:
-    """Renew our lease, move the stream's cursor and (given `streams`) the run's counts: one round trip.
+    """Renew our lease, move cursors and (given `streams`) the run's counts: one round trip.
 
+    The cursors moved are `stream`'s to `position`, and every one of `positions` (stream → checkpoint).
     Returns the integration's status and commit counter, or None when the lease is no longer ours (the
     caller then rolls back, so no page is committed by a worker that lost its lease).
     """
+    cursors = [_cursor_row(name, cp) for name, cp in (positions or {}).items()]
+    if stream is not None and position is not None:
+        cursors.append(_cursor_row(stream, position))
     result = await session.execute(
         _PROGRESS,
         {
@@ -278,14 +315,7 @@ async def record_progress(
             "run_id": run_id,
             "streams": None if streams is None else json.dumps(streams),
             "organization_id": organization_id,
-            "stream": stream if position is not None else None,
-            "window_start": position.window_start if position else None,
-            "window_end": position.window_end if position else None,
-            "position_ts": position.position_ts if position else None,
-            "position_id": position.position_id if position else None,
-            "block_page": position.block_page if position else None,
-            "state": json.dumps(_state(position) if position else {}),
-            "completed_through": position.completed_through if position else None,
+            "cursors": json.dumps(cursors),
         },
     )
     row = result.first()
