@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from app.classy import ClassyClient
 from app.classy.ratelimit import limiter_for
 from app.classy.tokens import Token
@@ -37,9 +39,9 @@ def make_client(
     )
 
 
-async def load_client(ctx: SyncContext, integration_id: int) -> ClassyClient | None:
-    async with ctx.sessionmaker() as session:
-        credentials = await load_credentials(session, ctx.encryptor, integration_id)
+async def load_client(ctx: SyncContext, integration_id: int, session: AsyncSession) -> ClassyClient | None:
+    """The integration's client, from credentials read in `session`; None when it has none."""
+    credentials = await load_credentials(session, ctx.encryptor, integration_id)
     if credentials is None:
         return None
     token = None

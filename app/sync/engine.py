@@ -157,6 +157,7 @@ class IntegrationSync:
         self.counts: dict[str, StreamCounts] = {}
         self.analyze_due: dict[str, int] = {}
         self.pages_since_merge = 0
+        self.contact_pages = 0  # pages that queued contacts, this run
         # Streams are read and written concurrently: each writes its own table and appends contact
         # keys to an unconstrained queue, so page transactions only queue briefly for the integration
         # row (the lease), never for a merge. Merges update contacts and donations: one at a time.
@@ -208,7 +209,8 @@ class IntegrationSync:
         if failures:
             errors = {name: self.counts[name].error or "" for name in failures}
             raise StreamsFailed(errors, others_synced=len(failures) < len(STREAMS))
-        await link_donors(
+        fed = self.contact_pages
+        linked = await link_donors(
             self.ctx,
             self.client,
             account=self.account,
@@ -217,7 +219,8 @@ class IntegrationSync:
             commit=self._commit_records,
             rejects=self.rejects,
         )
-        await self._merge_contacts(if_queued=True)
+        if linked or self.contact_pages != fed:  # only then can anything be queued since the merge above
+            await self._merge_contacts(if_queued=True)
         if self.mode in RECONCILING_MODES:
             for name, found in (await reconcile(self._reconcile_host(), STREAMS)).items():
                 self.counts[name].reconcile = found
@@ -468,6 +471,7 @@ class IntegrationSync:
             if value:
                 SYNC_RECORDS.labels(stream.name, outcome_name).inc(value)
         if stream.feeds_contacts and (outcome.inserted or outcome.updated):
+            self.contact_pages += pages
             self.pages_since_merge += pages
             if self.pages_since_merge >= MERGE_EVERY_PAGES:
                 self._merges.request()

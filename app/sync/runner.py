@@ -15,9 +15,9 @@ from datetime import timedelta
 from sqlalchemy import case
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.classy import ClassyAuthError, ClassyError, ClassyOrganizationAccessError
+from app.classy import ClassyAuthError, ClassyClient, ClassyError, ClassyOrganizationAccessError
 from app.db.base import utc_now
-from app.db.models import Integration
+from app.db.models import Integration, SyncRun
 from app.db.models import IntegrationStatus as S
 from app.db.outage import is_database_outage
 from app.db.repositories import sync_state
@@ -50,14 +50,34 @@ def retry_delay(settings: Settings, failures: int) -> timedelta:
 
 async def run_integration(ctx: SyncContext, integration_id: int) -> str:
     """Run one claimed integration's sync to its end; returns the run's status."""
+    # The integration, its credentials and the run record: one transaction.
+    run: SyncRun | None = None
+    client: ClassyClient | None = None
+    load_error: Exception | None = None
     async with ctx.sessionmaker() as session:
         integration = await sync_state.get_integration(session, integration_id)
-    try:
-        client = await load_client(ctx, integration_id) if integration is not None else None
-    except Exception as exc:
+        if integration is not None:
+            try:
+                client = await load_client(ctx, integration_id, session)
+            except Exception as exc:
+                load_error = exc
+        syncable = integration is not None and integration.status in sync_state.SYNCABLE_STATUSES
+        if client is not None and integration is not None and syncable:
+            trigger = integration.sync_requested_trigger or "scheduled"
+            mode = run_mode(integration, trigger, ctx.settings, now=utc_now())
+            run = await sync_state.start_run(
+                session,
+                integration_id=integration_id,
+                organization_id=integration.organization_id,
+                trigger=trigger,
+                worker=ctx.worker,
+                mode=mode,
+            )
+            await session.commit()
+    if load_error is not None:
         assert integration is not None
         sentence, retry_in = (
-            load_failure_sentence(exc),
+            load_failure_sentence(load_error),
             retry_delay(ctx.settings, integration.consecutive_failures + 1),
         )
         trigger = integration.sync_requested_trigger or "scheduled"
@@ -67,21 +87,10 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         )
         SYNC_RUNS.labels(trigger, "failed").inc()
         return "failed"
-    if integration is None or client is None or integration.status not in sync_state.SYNCABLE_STATUSES:
+    if run is None or integration is None or client is None:
         async with ctx.sessionmaker() as session, session.begin():
             await sync_state.release_lease(session, integration_id=integration_id, worker=ctx.worker)
         return "skipped"
-    trigger = integration.sync_requested_trigger or "scheduled"
-    mode = run_mode(integration, trigger, ctx.settings, now=utc_now())
-    async with ctx.sessionmaker() as session, session.begin():
-        run = await sync_state.start_run(
-            session,
-            integration_id=integration_id,
-            organization_id=integration.organization_id,
-            trigger=trigger,
-            worker=ctx.worker,
-            mode=mode,
-        )
     bind_task_log_context(integration_id=integration_id, run_id=run.id)  # on every line of this run
     stop = ctx.stop_signals.arm(integration_id)
     sync = IntegrationSync(ctx, integration, run.id, client, stop, mode=mode)

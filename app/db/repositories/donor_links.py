@@ -51,6 +51,13 @@ async def unseen_supporters(
     return [int(row.id) for row in result]
 
 
+async def any_missing(session: AsyncSession, *, account: str) -> bool:
+    """Whether Classy answered 404 for any supporter of the account (only then is there anything for
+    `link_by_purchaser` to do)."""
+    statement = text("SELECT EXISTS (SELECT 1 FROM missing_supporter WHERE account = :account)")
+    return bool(await session.scalar(statement, {"account": account}))
+
+
 async def mark_missing(session: AsyncSession, *, account: str, ids: Sequence[int]) -> None:
     if ids:
         await session.execute(
