@@ -133,9 +133,12 @@ def _postmaster_pid() -> int | None:
                 await conn.close()
 
         import asyncio
+        from concurrent.futures import ThreadPoolExecutor
 
-        with contextlib.suppress(Exception):
-            directory = asyncio.run(data_directory())
+        # In a thread of its own: a caller inside an event loop (the steady scenario's rounds) cannot
+        # asyncio.run here, and a failure falls back to counting every postgres process on the machine.
+        with contextlib.suppress(Exception), ThreadPoolExecutor(1) as pool:
+            directory = pool.submit(lambda: asyncio.run(data_directory())).result()
             _POSTMASTER.append(int((Path(directory) / "postmaster.pid").read_text().split()[0]))
         if not _POSTMASTER:
             _POSTMASTER.append(-1)
