@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 
 PER_PAGE = 100
 # Contacts touched by pages are queued with each page and merged, beside the streams, once this many
-# pages have queued some (and at the end of each stream). A merge takes the whole queue, so while one
+# pages have queued some (and once at the end of the run). A merge takes the whole queue, so while one
 # runs the next batch grows: merges follow one another, each small, and the last one, which the run
 # waits for after its last page, stays short (at 100 pages it took 1-1.7 s, 10% of a small import).
 MERGE_EVERY_PAGES = 10
@@ -334,10 +334,13 @@ class IntegrationSync:
         return cp
 
     async def _save_checkpoint(self, stream: Stream, cp: Checkpoint) -> None:
-        """Commit a checkpoint between reads (merging the contacts queued so far first); streams that
-        save theirs at the same time share one transaction (group_commit.py)."""
-        if self.pages_since_merge:
-            await self._merge_contacts(stream)
+        """Commit a checkpoint between reads; streams that save theirs at the same time share one
+        transaction (group_commit.py).
+
+        The contacts the stream queued are not merged here: the queue is a table, committed with the
+        pages, and the run merges whatever is left once every stream has ended (`_run`). A merge per
+        stream end was two or three merges in a run that changed a few records, where one does.
+        """
         await self._checkpoints.save(stream.name, (stream, cp))
 
     async def _commit_checkpoints(self, saved: dict[str, tuple[Stream, Checkpoint]]) -> None:
