@@ -68,3 +68,30 @@ async def test_every_field_of_a_checkpoint_survives_the_cursor(session: AsyncSes
     integration.lease_owner = "w2"
     await session.commit()
     assert await _save(session, integration.id, full) is None
+
+
+async def test_checkpoints_of_several_streams_commit_in_one_statement(session: AsyncSession) -> None:
+    """Streams ending their reads together share one transaction (app/sync/group_commit.py)."""
+    integration = Integration(account="acme", status="connected", lease_owner="w1", organization_id=ORG)
+    session.add(integration)
+    await session.commit()
+    saved = {
+        "supporters": Checkpoint(completed_through=T),
+        "campaigns": Checkpoint(completed_through=T, fallback=WHOLE, fallback_checked_at=T, size=3),
+        "registrations": Checkpoint(window_start=T, window_end=T, position_ts=T, position_id=5),
+    }
+    async with session.begin():
+        lease = await sync_state.record_progress(
+            session,
+            integration_id=integration.id,
+            worker="w1",
+            lease_seconds=60,
+            run_id=0,
+            streams=None,
+            organization_id=ORG,
+            positions=saved,
+        )
+    assert lease is not None and lease.commits == 1  # one commit counted, not three
+    cursors = await sync_state.get_cursors(session, integration_id=integration.id, organization_id=ORG)
+    await session.commit()
+    assert {name: sync_state.checkpoint_of(cursor) for name, cursor in cursors.items()} == saved
