@@ -79,6 +79,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
             sync_engine=sync_engine,
         )
         app.state.runtime = runtime
+        # The sync's pool is used, and so closed, on the scheduler's loop.
+        runtime.scheduler.on_shutdown(sync_engine.dispose)
         await runtime.scheduler.start()
         freeze_startup_objects()
         logger.info("classy-sync started", extra={"worker": runtime.scheduler.worker_id})

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr | None = Field(default=None, alias="ENCRYPTION_KEYS")
     sync_interval_seconds: int = Field(default=900, ge=1, alias="SYNC_INTERVAL_SECONDS")
     scheduler_enabled: bool = Field(default=True, alias="SCHEDULER_ENABLED")
+    # The scheduler and its syncs run on an event loop of their own, on their own thread, so API
+    # requests never wait behind sync work on one loop (app/sync/scheduler.py).
+    sync_own_thread: bool = Field(default=True, alias="SYNC_OWN_THREAD")
     reconcile_interval_seconds: int = Field(default=86400, ge=1, alias="RECONCILE_INTERVAL_SECONDS")
     # How far back a reconcile re-reads transactions by purchase and refund date (refunds that did not
     # move updated_at).

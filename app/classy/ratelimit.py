@@ -17,7 +17,9 @@ Classy's headers adjust the pace:
   that our own steady use of the full budget is not mistaken for someone else's.
 * 429/503 with ``Retry-After`` or ``X-RateLimit-Reset``: every caller pauses until then.
 
-The limiter keeps no asyncio primitives, so it is safe to share across event loops (tests).
+The limiter keeps no asyncio primitives, so it is safe to share across event loops: the API's checks
+and the syncs (on the scheduler's own thread) draw from one limiter per app, and a thread lock keeps
+two callers from taking the same slot.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class RateLimiter:
         self._last_remaining: int | None = None
         self._sent: deque[float] = deque()  # our own send times within the last window
         self.waited_seconds = 0.0
+        self._reserving = threading.Lock()
 
     @property
     def steady_interval(self) -> float:
@@ -88,11 +91,12 @@ class RateLimiter:
     async def acquire(self) -> None:
         """Wait for this caller's turn; reservations are taken in call order."""
         while True:
-            now = self._clock()
-            interval = self.interval
-            tat = max(self._tat, now, self._pause_until)
-            allowed_at = max(tat - (self.burst - 1) * self.steady_interval, now, self._pause_until)
-            self._tat = tat + interval
+            with self._reserving:
+                now = self._clock()
+                interval = self.interval
+                tat = max(self._tat, now, self._pause_until)
+                allowed_at = max(tat - (self.burst - 1) * self.steady_interval, now, self._pause_until)
+                self._tat = tat + interval
             delay = allowed_at - now
             if delay > 0:
                 self.waited_seconds += delay

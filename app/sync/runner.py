@@ -217,7 +217,10 @@ def build_scheduler(
 ) -> SyncScheduler:
     """The process's scheduler; each tick claims due integrations up to `SYNC_CONCURRENCY` at once."""
     scheduler = SyncScheduler(
-        None, interval=settings.scheduler_tick_seconds, enabled=settings.scheduler_enabled
+        None,
+        interval=settings.scheduler_tick_seconds,
+        enabled=settings.scheduler_enabled,
+        own_thread=settings.sync_own_thread,
     )
     ctx = SyncContext(
         settings=settings,

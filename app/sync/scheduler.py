@@ -1,6 +1,13 @@
 """In-process scheduler: an asyncio loop that claims due integrations and syncs them.
 
 Start/stop are idempotent and bounded in time so the service shuts down cleanly on SIGTERM.
+
+By default the scheduler runs its loop on a thread of its own (`SYNC_OWN_THREAD`). Sharing the
+API's event loop, every await of an API request queued behind whatever sync callbacks were ready
+(page parsing, statement building): measured at medium scale, the API's p99 under an import was 3x
+what it was with the sync out of the way. On its own loop the sync gives the API the interpreter at
+least every `switchinterval`; both loops stay in this one process. Only `wake`, `request_stop` and
+`alive` are called from the API's thread, and they are safe to call from any thread.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ import contextlib
 import logging
 import os
 import socket
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -22,6 +31,11 @@ from app.metrics import SCHEDULER_TICKS
 logger = logging.getLogger(__name__)
 
 TickFunction = Callable[["SyncScheduler"], Awaitable[None]]
+ShutdownHook = Callable[[], Awaitable[None]]
+
+# How often the interpreter hands the GIL from a busy sync thread to the API's (Python's default is 5 ms).
+SWITCH_INTERVAL_SECONDS = 0.001
+_THREAD_START_SECONDS = 10.0
 
 
 class StopSignals:
@@ -48,10 +62,17 @@ class StopSignals:
 class SyncScheduler:
     """Runs `tick` every `interval` seconds (or sooner when woken) until stopped."""
 
-    def __init__(self, tick: TickFunction | None, *, interval: float, enabled: bool) -> None:
+    def __init__(
+        self, tick: TickFunction | None, *, interval: float, enabled: bool, own_thread: bool = False
+    ) -> None:
         self._tick = tick
         self.interval = interval
         self.enabled = enabled
+        self.own_thread = own_thread
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the scheduler runs on
+        self._shutdown_hooks: list[ShutdownHook] = []
+        self._closed = asyncio.Event()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -61,8 +82,18 @@ class SyncScheduler:
         # Running syncs that must stop now (pause, disconnect): their in-flight request is abandoned.
         self.stop_signals = StopSignals()
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop the syncs run on while started; the sync's pool belongs to it and to no other."""
+        return self._loop
+
     def set_tick(self, tick: TickFunction) -> None:
         self._tick = tick
+
+    def on_shutdown(self, hook: ShutdownHook) -> None:
+        """Run `hook` on the scheduler's loop after its jobs have ended (closing the sync's pool:
+        asyncpg connections belong to the loop that opened them)."""
+        self._shutdown_hooks.append(hook)
 
     def launch(self, job: Coroutine[Any, Any, Any], *, name: str) -> None:
         """Run a job in the background; when it ends, look for more work at once."""
@@ -80,7 +111,7 @@ class SyncScheduler:
 
     def request_stop(self, integration_id: int) -> None:
         """Stop a running sync of this integration in this process before it makes another request."""
-        self.stop_signals.request(integration_id)
+        self._on_scheduler_loop(self.stop_signals.request, integration_id)
 
     @property
     def alive(self) -> bool:
@@ -95,14 +126,77 @@ class SyncScheduler:
 
     def wake(self) -> None:
         """Make the loop look for work now (after connect/resume/manual sync)."""
-        self._wake.set()
+        self._on_scheduler_loop(self._wake.set)
+
+    def _on_scheduler_loop(self, action: Callable[..., object], *args: object) -> None:
+        """Call `action` on the scheduler's loop: at once when already there (or not started),
+        else handed over thread-safely (asyncio events must be set by their own loop)."""
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            action(*args)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nothing is left to wake
+            loop.call_soon_threadsafe(action, *args)
 
     async def start(self) -> None:
-        if self.enabled and self._task is None:
-            self._stopping.clear()
-            self._task = asyncio.create_task(self._loop(), name="sync-scheduler")
+        if not self.enabled or self._task is not None or self._thread is not None:
+            return
+        self._stopping.clear()
+        if not self.own_thread:
+            self._loop = asyncio.get_running_loop()
+            self._task = asyncio.create_task(self._run(), name="sync-scheduler")
+            return
+        started = threading.Event()
+        self._thread = threading.Thread(
+            target=self._thread_main, args=(started,), name="sync-scheduler", daemon=True
+        )
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        self._thread.start()
+        if not await asyncio.to_thread(started.wait, _THREAD_START_SECONDS):
+            raise RuntimeError("the sync scheduler's thread did not start")
+
+    def _thread_main(self, started: threading.Event) -> None:
+        """The scheduler thread: its own event loop, until `stop` ends the scheduler."""
+
+        async def main() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._closed = asyncio.Event()
+            self._task = asyncio.create_task(self._run(), name="sync-scheduler")
+            started.set()
+            await self._closed.wait()  # set by `stop` once the jobs have ended and the hooks ran
+
+        asyncio.run(main())
 
     async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Stop claiming work, let running jobs reach a page boundary, then cancel what is left
+        (on the scheduler's own loop), close what `on_shutdown` registered, and end its thread."""
+        loop, thread = self._loop, self._thread
+        if thread is None or loop is None:
+            await self._stop_here(grace_seconds)
+            await self._run_shutdown_hooks()
+            return
+        handed = asyncio.run_coroutine_threadsafe(self._stop_and_close(grace_seconds), loop)
+        with contextlib.suppress(Exception):  # described by the scheduler's own log
+            await asyncio.wrap_future(handed)
+        await asyncio.to_thread(thread.join, grace_seconds + 5.0)
+        self._thread = None
+        self._loop = None
+
+    async def _stop_and_close(self, grace_seconds: float) -> None:
+        try:
+            await self._stop_here(grace_seconds)
+            await self._run_shutdown_hooks()
+        finally:
+            self._closed.set()
+
+    async def _run_shutdown_hooks(self) -> None:
+        for hook in self._shutdown_hooks:
+            try:
+                await hook()
+            except Exception as exc:  # a failed close must not keep the service from stopping
+                logger.warning("sync shutdown step failed", extra={"error": describe_exception(exc)})
+
+    async def _stop_here(self, grace_seconds: float = 5.0) -> None:
         """Stop claiming work, let running jobs reach a page boundary, then cancel what is left.
 
         Everything is bounded by one deadline (`grace_seconds`, plus at most a second for cancelled
@@ -128,7 +222,7 @@ class SyncScheduler:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
         while not self._stopping.is_set():
             self.last_tick_at = time.monotonic()
             SCHEDULER_TICKS.inc()
@@ -145,3 +239,10 @@ class SyncScheduler:
                         logger.exception("scheduler tick failed")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

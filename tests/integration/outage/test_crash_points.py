@@ -9,6 +9,7 @@ and after the next sync the database equal to the sandbox, record for record.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -41,12 +42,15 @@ pytestmark = pytest.mark.timeout(90)
 
 
 class Outage:
-    """Crashes the cluster when a hook says so; the test looks at the service, then starts it again."""
+    """Crashes the cluster when a hook says so; the test looks at the service, then starts it again.
+
+    The hooks run in the sync, on the scheduler's own thread and loop, and the test on its own loop:
+    thread events, not asyncio ones, pass the word between them."""
 
     def __init__(self, cluster: ThrowawayCluster) -> None:
         self.cluster = cluster
-        self.down = asyncio.Event()
-        self.back = asyncio.Event()
+        self.down = threading.Event()
+        self.back = threading.Event()
         self.fired = False
 
     async def crash(self, *, until_back: bool = False) -> None:
@@ -56,7 +60,10 @@ class Outage:
         crashing.add_done_callback(lambda _: self.down.set())
         await asyncio.shield(crashing)
         if until_back:
-            await self.back.wait()
+            await asyncio.to_thread(self.back.wait, 60)
+
+    async def wait_down(self, seconds: float) -> None:
+        assert await asyncio.to_thread(self.down.wait, seconds), "the crash point was never reached"
 
     async def restart(self) -> None:
         await asyncio.to_thread(self.cluster.start)
@@ -83,7 +90,7 @@ async def crash_during_import(
     settings = sync_settings(url, sandbox, SYNC_LEASE_SECONDS=30, API_STATEMENT_TIMEOUT_SECONDS=2)
     async with service(settings) as client:
         await connect(client, sandbox, org)
-        await asyncio.wait_for(outage.down.wait(), 60)
+        await outage.wait_down(60)
         await _answers_503_fast(client)
         await outage.restart()
         first = await wait_for_run(client, timeout=60)

@@ -105,8 +105,15 @@ async def test_api_and_sync_have_separate_pools_and_api_statements_are_bounded(
         assert runtime.sync_engine is not None and runtime.sync_engine is not runtime.engine
         async with runtime.engine.connect() as connection:
             assert await connection.scalar(text("SHOW statement_timeout")) == "500ms"
-        async with runtime.sync_engine.connect() as connection:
-            assert await connection.scalar(text("SHOW statement_timeout")) == "0"
+        sync_engine = runtime.sync_engine
+
+        async def sync_timeout() -> object:
+            async with sync_engine.connect() as connection:
+                return await connection.scalar(text("SHOW statement_timeout"))
+
+        # Asked on the scheduler's own loop: the sync's connections belong to it.
+        on_its_loop = asyncio.run_coroutine_threadsafe(sync_timeout(), runtime.scheduler.loop)
+        assert await asyncio.wrap_future(on_its_loop) == "0"
         await connect(client, sandbox, sandbox.organization_ids[0])
         await wait_for_run(client)
         # A request stuck behind a lock (any slow statement) ends in a JSON 503 instead of waiting.
