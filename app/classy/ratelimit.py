@@ -2,9 +2,12 @@
 
 Classy allows 1800 requests per minute per app by default (docs/classy-api.md §5) and every stream of a
 connection shares that budget, so one ``RateLimiter`` per ``client_id`` (``limiter_for``) paces all
-of them. Requests are spread evenly (a generic cell-rate scheduler) with a small burst: in any
-60-second window at most ``requests_per_minute`` go out, so even a server that counts per sliding
-minute never sees a burst over the limit, and a long read finishes close to pages / rate.
+of them. Requests are spread evenly at exactly the limit's pace (a generic cell-rate scheduler) with a
+small burst, and a cap on our own requests in any 60-second window (the limit less the burst) keeps
+headroom against the server's count: a fixed window (Classy's, Laravel-style) or a sliding one never
+sees more than the limit, even when some requests reach it a little late. A read shorter than a minute
+therefore takes pages / rate (less the burst), and a long one settles at the cap, a few requests a
+minute below the limit.
 
 Classy's headers adjust the pace:
 
@@ -25,6 +28,7 @@ two callers from taking the same slot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import weakref
@@ -66,17 +70,34 @@ class RateLimiter:
         self._window_start: float | None = None  # estimated start of the server's current window
         self._reset_seen = False  # the server counts in fixed windows (we saw Remaining jump back)
         self._last_remaining: int | None = None
-        self._sent: deque[float] = deque()  # our own send times within the last window
+        # Our requests' send times (reserved slots, some a little in the future) within the last window.
+        self._slots: deque[float] = deque()
         self.waited_seconds = 0.0
         self._reserving = threading.Lock()
 
     @property
-    def steady_interval(self) -> float:
-        """Seconds between requests at full speed, leaving room for the burst inside the window."""
-        limit = self.requests_per_minute
+    def limit(self) -> int:
+        """Requests per minute: ours, or the server's when it says it allows fewer."""
         if self._server_limit is not None:
-            limit = min(limit, self._server_limit)
-        return WINDOW_SECONDS / max(limit - self.burst, 1)
+            return min(self.requests_per_minute, self._server_limit)
+        return self.requests_per_minute
+
+    @property
+    def steady_interval(self) -> float:
+        """Seconds between requests at full speed: exactly the limit's pace."""
+        return WINDOW_SECONDS / self.limit
+
+    @property
+    def minute_cap(self) -> int:
+        """Our requests in any 60 s window at most: the limit less the burst, headroom for late arrivals.
+
+        Pacing alone at the limit's pace plus a burst could put ``limit + burst - 1`` requests in one
+        minute, and a fixed-window server counts arrivals, not sends: a request sent a full minute
+        after another may arrive less than a minute after it. Slowing the pace for that headroom (as
+        this limiter once did) cost every read, even the ones shorter than a minute; the cap costs
+        only reads long enough to fill a minute.
+        """
+        return max(self.limit - self.burst, 1)
 
     @property
     def interval(self) -> float:
@@ -93,10 +114,11 @@ class RateLimiter:
         while True:
             with self._reserving:
                 now = self._clock()
-                interval = self.interval
                 tat = max(self._tat, now, self._pause_until)
                 allowed_at = max(tat - (self.burst - 1) * self.steady_interval, now, self._pause_until)
-                self._tat = tat + interval
+                allowed_at = self._under_cap(allowed_at, now)
+                self._tat = max(tat, allowed_at) + self.interval
+                self._slots.append(allowed_at)
             delay = allowed_at - now
             if delay > 0:
                 self.waited_seconds += delay
@@ -104,8 +126,21 @@ class RateLimiter:
                 await self._sleep(delay)
             # A pause that began while we slept voids our slot: take a new one after it.
             if self._clock() >= self._pause_until:
-                self._record_send()
                 return
+            with self._reserving, contextlib.suppress(ValueError):  # pruned already: nothing to give back
+                self._slots.remove(allowed_at)
+
+    def _under_cap(self, at: float, now: float) -> float:
+        """``at``, or the first moment after it that keeps our requests within ``minute_cap`` a window.
+
+        Slots are reserved in time order, so the window ending at ``at`` holds every slot kept; if
+        they are already ``minute_cap``, the oldest of the last ``minute_cap`` must leave it first.
+        """
+        self._prune(now)
+        cap = self.minute_cap
+        if len(self._slots) >= cap:
+            at = max(at, self._slots[-cap] + WINDOW_SECONDS)
+        return at
 
     def pause(self, seconds: float) -> None:
         """Hold every caller for ``seconds``; afterwards requests resume paced, without a burst."""
@@ -155,18 +190,22 @@ class RateLimiter:
         if self._reset_seen:
             return spread
         # Remaining plus our own use this minute is the share nobody else takes.
-        share = max(remaining, 0) + len(self._sent)
+        share = max(remaining, 0) + self._sent_by(now)
         return 0.0 if share >= limit else min(spread, WINDOW_SECONDS / max(share, 1))
 
-    def _record_send(self) -> None:
-        now = self._clock()
-        self._sent.append(now)
-        self._prune(now)
+    def _sent_by(self, now: float) -> int:
+        """Our requests in the last window up to ``now`` (slots reserved for later not counted)."""
+        later = 0
+        for slot in reversed(self._slots):
+            if slot <= now:
+                break
+            later += 1
+        return len(self._slots) - later
 
     def _prune(self, now: float) -> None:
         cutoff = now - WINDOW_SECONDS
-        while self._sent and self._sent[0] <= cutoff:
-            self._sent.popleft()
+        while self._slots and self._slots[0] <= cutoff:
+            self._slots.popleft()
 
 
 def _int(text: str | None) -> int | None:
