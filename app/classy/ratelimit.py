@@ -105,6 +105,15 @@ class RateLimiter:
         return max(self.steady_interval, self._slow_interval)
 
     @property
+    def pacing(self) -> bool:
+        """Whether the next request would wait for its slot: the limit, not the callers, sets the pace.
+
+        True while requests keep coming at the limit's rate (the burst is used up); false when callers
+        ask more slowly than that, and for a limit so high that no caller ever waits.
+        """
+        return self._tat - (self.burst - 1) * self.steady_interval > self._clock()
+
+    @property
     def paused_for(self) -> float:
         """Seconds until a pause (after a 429/503) ends; 0 when not paused."""
         return max(0.0, self._pause_until - self._clock())

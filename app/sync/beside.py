@@ -24,6 +24,9 @@ class BesideJob:
         self._task: asyncio.Task[None] | None = None
         self._again = False
 
+    def __repr__(self) -> str:
+        return f"BesideJob({self._name})"
+
     def request(self) -> None:
         """Run the job now, or once more after the running one (raising what a finished one raised)."""
         self.check()

@@ -15,9 +15,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.classy import RateLimiter
 from app.db.models import Donation
 from app.db.repositories import sync_state
 from app.sync import engine
+from app.sync.beside import BesideJob
 from app.sync.engine import GROUP_PAGES, PER_PAGE, IntegrationSync
 from sandbox.generate import Sizes
 from sandbox.server import SandboxHandle, run_sandbox
@@ -126,3 +128,41 @@ async def test_a_stream_goes_on_writing_pages_while_a_contact_merge_runs(
     assert run["status"] == "succeeded", (run["error"], run)
     assert during_merge and during_merge[0] >= 3 * PER_PAGE, during_merge
     await assert_matches_sandbox(session, larger_sandbox, org)
+
+
+async def test_the_last_stream_reading_under_a_rate_limit_asks_for_a_merge_after_every_page(
+    db: AsyncEngine,
+    session: AsyncSession,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The limiter says Classy's limit sets the pace; the other lists are one page each and end first.
+    monkeypatch.setattr(RateLimiter, "pacing", property(lambda self: True))
+    real_commit, real_request = IntegrationSync._commit, BesideJob.request
+    merges_asked = 0
+    pages_alone = 0
+
+    def request(self: BesideJob) -> None:
+        nonlocal merges_asked
+        merges_asked += repr(self).startswith("BesideJob(contact-merge")
+        real_request(self)
+
+    async def commit(self: IntegrationSync, stream: Any, records: Any, batch: Any, **kw: Any) -> None:
+        nonlocal pages_alone
+        before = merges_asked
+        await real_commit(self, stream, records, batch, **kw)
+        if stream.name == "transactions" and records and self._reading == {"transactions"}:
+            pages_alone += 1
+            assert merges_asked == before + 1, "a page of the last stream did not ask for a merge"
+
+    monkeypatch.setattr(BesideJob, "request", request)
+    monkeypatch.setattr(IntegrationSync, "_commit", commit)
+    sizes = Sizes(supporters=40, transactions=1500, registrations=10, campaigns=2, plans=2)
+    with run_sandbox(SandboxConfig(seed=7, organizations=1, sizes=sizes, rate_limit=0)) as small:
+        org = small.organization_ids[0]
+        async with service(sync_settings(database_url, small)) as client:
+            await connect(client, small, org)
+            run = await wait_for_run(client)
+        assert run["status"] == "succeeded", (run["error"], run)
+        assert pages_alone >= 2, pages_alone
+        await assert_matches_sandbox(session, small, org)

@@ -220,3 +220,22 @@ async def test_long_read_with_four_streams_never_exceeds_and_keeps_full_speed(cl
     assert sliding_max <= 1800
     ideal = requests / 1800 * 60
     assert elapsed <= ideal * 1.03, (elapsed, ideal)
+
+
+async def test_pacing_says_whether_the_limit_sets_the_pace(clock: FakeClock) -> None:
+    limiter = fake(clock, 600, burst=4)
+    assert not limiter.pacing  # idle: the next request goes at once
+    await limiter.acquire()
+    assert not limiter.pacing  # burst left
+    for _ in range(3):
+        await limiter.acquire()
+    assert limiter.pacing  # burst used up: the next one waits for its slot
+    await limiter.acquire()
+    assert limiter.pacing
+    await clock.sleep(0.5)  # callers asked more slowly than the rate for a while
+    assert not limiter.pacing
+    unlimited = fake(clock, 1_000_000, burst=4)
+    for _ in range(3):
+        await unlimited.acquire()
+        await clock.sleep(0.001)  # a request's own round trip: far longer than the limit's interval
+    assert not unlimited.pacing
