@@ -179,7 +179,8 @@ class RateLimiter:
             self.pause(hint if hint is not None else _PAUSE_WHEN_EXHAUSTED)
             self._last_remaining = remaining
             return
-        self._slow_interval = self._spread(remaining, self._server_limit or self.requests_per_minute)
+        with self._reserving:  # the other thread may be reserving a slot in the deque _spread reads
+            self._slow_interval = self._spread(remaining, self._server_limit or self.requests_per_minute)
 
     def _spread(self, remaining: int, limit: int) -> float:
         """Seconds between requests that make ``remaining`` last until the server's window ends."""
