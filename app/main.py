@@ -24,6 +24,7 @@ from app.db.session import create_sessionmaker
 from app.db.url import resolve_database_url
 from app.gc_tuning import freeze_startup_objects
 from app.logging import configure_logging
+from app.malloc_arenas import use_one_malloc_arena
 from app.metrics import record_build_info
 from app.runtime import Runtime
 from app.security.crypto import Encryptor
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.runtime = runtime
         # The sync's pool is used, and so closed, on the scheduler's loop.
         runtime.scheduler.on_shutdown(sync_engine.dispose)
+        if config.sync_own_thread:
+            use_one_malloc_arena()  # before the scheduler's thread allocates anything
         await runtime.scheduler.start()
         freeze_startup_objects()
         logger.info("classy-sync started", extra={"worker": runtime.scheduler.worker_id})

@@ -1,0 +1,34 @@
+"""One glibc malloc arena for the whole process, so the sync's own thread does not grow a second heap.
+
+glibc gives each thread that allocates its own arena (a heap of its own) to spare threads the malloc
+lock. Under the GIL only one of our threads runs Python at a time, so that buys nothing here, while the
+sync thread's arena kept its own free memory apart: peak RSS of a medium import rose from 140 to 148 MB
+when the scheduler moved to its own thread, and came back to 143 MB with one arena (bench/HISTORY.md,
+round five). `MALLOC_ARENA_MAX=1` in the environment does the same before start; this does it for
+`make run`, uvicorn and the image alike. On a C library without `mallopt` (musl, macOS) nothing changes.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+_M_ARENA_MAX = -8  # glibc's malloc.h
+
+
+def use_one_malloc_arena() -> bool:
+    """Ask glibc for a single arena; True when it agreed. Call before the threads that allocate start."""
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, 1))
