@@ -71,6 +71,15 @@ def render(results: dict[str, Any], history: str = "") -> str:
         out.append("")
         streams = ", ".join(f"{k} {_n(v.get('fetched', 0))}" for k, v in imp["streams"].items())
         out += [f"Records per stream (from the run record): {streams}.", ""]
+        warm = results.get("warmup")
+        if warm is not None and _failed(warm) is None:
+            out += [
+                f"The sandbox renders each record's JSON once and caches it; it shares the cores with the "
+                f"pipeline measured, so an untimed import of the same records ran first "
+                f"({_n(warm['seconds'], 1)} s against a cold sandbox) and every pipeline above read a "
+                "warm one.",
+                "",
+            ]
         ph = imp.get("phases", {})
         if ph:
             total = imp["seconds"]
