@@ -11,23 +11,24 @@ round five). `MALLOC_ARENA_MAX=1` in the environment does the same before start;
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import sys
 
 _M_ARENA_MAX = -8  # glibc's malloc.h
 
 
+@functools.cache
 def use_one_malloc_arena() -> bool:
-    """Ask glibc for a single arena; True when it agreed. Call before the threads that allocate start."""
+    """Ask glibc for a single arena; True when it agreed. Call before the threads that allocate start.
+
+    Once per process (the setting lasts as long as it). The C library is reached through the process's
+    own symbols (`CDLL(None)`), not `ctypes.util.find_library`, which runs `ldconfig` in a subprocess.
+    """
     if not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int

@@ -334,16 +334,8 @@ class IntegrationSync:
 
     async def _load_checkpoint(self, stream: Stream) -> Checkpoint:
         """The stream's stored checkpoint; a first read takes the integration's history floor."""
-        if self._cursors is not None:
-            cursor = self._cursors.get(stream.name)  # loaded when the run started
-        else:
-            async with self.ctx.sessionmaker() as session:
-                cursor = await sync_state.get_cursor(
-                    session,
-                    integration_id=self.integration_id,
-                    organization_id=self.organization_id,
-                    stream=stream.name,
-                )
+        assert self._cursors is not None, "the cursors are loaded when the run starts (_run)"
+        cursor = self._cursors.get(stream.name)
         cp = sync_state.checkpoint_of(cursor)
         if cursor is None and not stream.whole_history:
             # Reconnected to another organization: its records since then, never its older history.
