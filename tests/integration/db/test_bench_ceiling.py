@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db.repositories.records import upsert_page
+from app.db.repositories.records import merge_queued_contacts, upsert_page
 from app.sync.streams import STREAMS
 from bench import ceiling
 from sandbox.store import SandboxConfig, SandboxStore
@@ -62,8 +62,34 @@ async def test_ceiling_writes_what_the_import_writes(
             written = await rows(conn, mapping.table, mapping.key_column, ceiling.ACCOUNT)
             assert len(written) == len(data[stream.name]) > 0, mapping.table
             assert written == imported, mapping.table
+        # The floor's one merge of everyone makes the contacts and donor links the import's merge makes.
+        async with sessionmaker() as session:
+            await merge_queued_contacts(session, account=ceiling.ACCOUNT + "-import")
+            await session.commit()
+        merged = await ceiling.merge_once(database_url, lambda: 0.0)
+        assert merged["merge_linked"] == len(data["transactions"])
+        assert await people(conn, ceiling.ACCOUNT) == await people(conn, ceiling.ACCOUNT + "-import")
+        copied = await ceiling.write_contacts(asyncpg_dsn(database_url), lambda: 0.0)
+        merged_count = await conn.fetchval("SELECT count(*) FROM contact WHERE account = $1", ceiling.ACCOUNT)
+        assert copied["contacts"] == merged_count > 0
+        contacts_copied, _ = await people(conn, ceiling.ACCOUNT + "-people")
+        assert contacts_copied == (await people(conn, ceiling.ACCOUNT))[0]
     finally:
         await conn.close()
+
+
+async def people(conn: asyncpg.Connection, account: str) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    """Each contact's fields, and for each donation the email of the contact it is linked to."""
+    contacts = await conn.fetch(
+        "SELECT * FROM contact WHERE account = $1 ORDER BY email_lower, classy_supporter_id", account
+    )
+    skip = {"id", "account", "created_at", "updated_at"}
+    links = await conn.fetch(
+        "SELECT c.email_lower, c.classy_supporter_id FROM donation d JOIN contact c ON c.id = d.contact_id "
+        "WHERE d.account = $1 ORDER BY d.classy_transaction_id",
+        account,
+    )
+    return [tuple(v for k, v in r.items() if k not in skip) for r in contacts], [tuple(r) for r in links]
 
 
 def test_every_column_is_read_or_computed_by_the_mapping() -> None:
