@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # The scheduler and its syncs run on an event loop of their own, on their own thread, so API
     # requests never wait behind sync work on one loop (app/sync/scheduler.py).
     sync_own_thread: bool = Field(default=True, alias="SYNC_OWN_THREAD")
+    # How much lower the CPU priority of that thread is (its nice value, added; Linux): a woken API request
+    # gets a busy core before the sync's next page. 0 keeps the process's priority.
+    sync_thread_nice: int = Field(default=10, ge=0, le=19, alias="SYNC_THREAD_NICE")
     reconcile_interval_seconds: int = Field(default=86400, ge=1, alias="RECONCILE_INTERVAL_SECONDS")
     # How far back a reconcile re-reads transactions by purchase and refund date (refunds that did not
     # move updated_at).

@@ -221,6 +221,7 @@ def build_scheduler(
         interval=settings.scheduler_tick_seconds,
         enabled=settings.scheduler_enabled,
         own_thread=settings.sync_own_thread,
+        thread_nice=settings.sync_thread_nice,
     )
     ctx = SyncContext(
         settings=settings,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import threading
 
 import pytest
@@ -114,3 +116,27 @@ async def test_on_the_api_loop_when_own_thread_is_off() -> None:
         assert recorder.threads == {threading.get_ident()}
     finally:
         await scheduler.stop(1.0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+async def test_the_sync_thread_gives_way_to_the_api_threads_for_the_cpu() -> None:
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    seen: list[int] = []
+    ticked = threading.Event()
+
+    async def tick(scheduler: SyncScheduler) -> None:
+        seen.append(nice())
+        seen.append(await asyncio.to_thread(nice))  # a thread the sync starts inherits it
+        ticked.set()
+
+    api = nice()
+    scheduler = SyncScheduler(tick, interval=60.0, enabled=True, own_thread=True, thread_nice=5)
+    await scheduler.start()
+    try:
+        await wait_for(ticked)
+        assert seen == [min(api + 5, 19)] * 2
+        assert nice() == api  # the API's thread keeps its priority
+    finally:
+        await scheduler.stop(2.0)
