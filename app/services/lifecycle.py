@@ -83,12 +83,9 @@ async def get_view(
     session: AsyncSession, *, account: str, include_requested: bool = False
 ) -> IntegrationView:
     """The account's Classy integration with `sync_running` worked out (see `repo.is_sync_running`)."""
-    integration = await repo.get_integration(session, account=account, app_slug=APP_SLUG)
-    running = False
-    if integration is not None:
-        running = await repo.is_sync_running(
-            session, integration, now=utc_now(), include_requested=include_requested
-        )
+    integration, running = await repo.get_integration_and_whether_running(
+        session, account=account, app_slug=APP_SLUG, now=utc_now(), include_requested=include_requested
+    )
     return IntegrationView(integration, sync_running=running)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import QueryableAttribute
 
 from app.db.models import AuditEvent, Integration, IntegrationStatus, SyncRun
 
@@ -78,6 +79,23 @@ def sync_requested_and_due(integration: Integration, *, now: datetime) -> bool:
     )
 
 
+def _decided_without_runs(integration: Integration, *, now: datetime, include_requested: bool) -> bool | None:
+    """Whether a sync is running, when the integration row alone tells; None when it takes knowing
+    whether a run is marked running."""
+    if include_requested and sync_requested_and_due(integration, now=now):
+        return True
+    if integration.lease_expires_at is None or integration.lease_expires_at <= now:
+        return False
+    if include_requested and integration.sync_requested_trigger is not None:  # claimed, no run row yet
+        return True
+    return None
+
+
+def _run_marked_running(integration_id: int | QueryableAttribute[int]) -> Exists:
+    # One probe of the partial index `ix_sync_run_running`, whatever the number of past runs.
+    return exists().where(SyncRun.integration_id == integration_id, SyncRun.status == "running")
+
+
 async def is_sync_running(
     session: AsyncSession, integration: Integration, *, now: datetime, include_requested: bool = False
 ) -> bool:
@@ -86,14 +104,29 @@ async def is_sync_running(
     With `include_requested` (a scheduler runs in this process, so a request will be picked up) a
     requested sync that no worker has claimed yet counts too.
     """
-    if include_requested and sync_requested_and_due(integration, now=now):
-        return True
-    if integration.lease_expires_at is None or integration.lease_expires_at <= now:
-        return False
-    if include_requested and integration.sync_requested_trigger is not None:  # claimed, no run row yet
-        return True
-    running = exists().where(SyncRun.integration_id == integration.id, SyncRun.status == "running")
-    return bool((await session.execute(select(running))).scalar())
+    decided = _decided_without_runs(integration, now=now, include_requested=include_requested)
+    if decided is not None:
+        return decided
+    return bool((await session.execute(select(_run_marked_running(integration.id)))).scalar())
+
+
+async def get_integration_and_whether_running(
+    session: AsyncSession, *, account: str, app_slug: str, now: datetime, include_requested: bool = False
+) -> tuple[Integration | None, bool]:
+    """`get_integration` and `is_sync_running` in one round trip.
+
+    The status endpoint is polled while syncs run, when every round trip waits for a busy core: the
+    run marked running is asked for along with the row, and counts only as `is_sync_running` says.
+    """
+    statement = select(Integration, _run_marked_running(Integration.id).label("run_marked_running")).where(
+        Integration.account == account, Integration.app_slug == app_slug
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None, False
+    integration, run_marked_running = row
+    decided = _decided_without_runs(integration, now=now, include_requested=include_requested)
+    return integration, bool(run_marked_running) if decided is None else decided
 
 
 async def list_sync_runs(
