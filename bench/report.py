@@ -33,6 +33,14 @@ def _failed(section: Any) -> str | None:
     return None
 
 
+def _p99_ratio(section: dict[str, Any], path: str) -> float:
+    """An endpoint's p99 under the import over its idle p99 (NaN when it was not measured idle)."""
+    idle = section["idle"].get(path)
+    if not idle or not idle["p99"]:
+        return float("nan")
+    return float(section["busy"][path]["p99"] / idle["p99"])
+
+
 def _cpu_floor(ceil: Any, imp: dict[str, Any]) -> tuple[list[str], str]:
     """The least CPU per record any import of these records into these tables can spend, measured in this
     run: receiving the pages, writing the rows and the contacts they make the fastest way; and beyond
@@ -44,8 +52,8 @@ def _cpu_floor(ceil: Any, imp: dict[str, Any]) -> tuple[list[str], str]:
     def us(seconds: float) -> float:
         return seconds / n * 1e6
 
-    fetch, write = us(ceil["fetch_cpu_s"]), us(ceil["postgres_cpu_s"] + ceil["stage_cpu_s"])
-    pg_write, staging = us(ceil["postgres_cpu_s"]), us(ceil["stage_cpu_s"])
+    fetch, pg_write, staging = us(ceil["fetch_cpu_s"]), us(ceil["postgres_cpu_s"]), us(ceil["stage_cpu_s"])
+    write = pg_write + staging
     people, merge = us(ceil["contacts_postgres_cpu_s"]), us(ceil["merge_postgres_cpu_s"])
     floor = fetch + write + people
     old = PREVIOUS_CPU_US_PER_RECORD
@@ -81,9 +89,9 @@ def _latency_bound(bound: Any, lat: dict[str, Any]) -> tuple[list[str], str]:
     worst = 0.0
     for path in bound["idle"]:
         idle, busy = bound["idle"][path], bound["busy"][path]
-        ratio = busy["p99"] / idle["p99"] if idle["p99"] else float("nan")
+        ratio = _p99_ratio(bound, path)
         worst = max(worst, ratio)
-        ours = lat["busy"][path]["p99"] / lat["idle"][path]["p99"] if path in lat["idle"] else float("nan")
+        ours = _p99_ratio(lat, path) if path in lat["busy"] else float("nan")
         lines.append(
             f"| GET {path} | {idle['p99']:.1f} ms | {busy['p99']:.1f} ms | {ratio:.2f}x | {ours:.2f}x |"
         )
@@ -264,7 +272,7 @@ def render(results: dict[str, Any], history: str = "") -> str:
         worst = 0.0
         for path in lat["idle"]:
             idle, busy = lat["idle"][path], lat["busy"][path]
-            ratio = busy["p99"] / idle["p99"] if idle["p99"] else float("nan")
+            ratio = _p99_ratio(lat, path)
             worst = max(worst, ratio)
             out.append(
                 f"| GET {path} | {idle['p50']:.1f} ms | {idle['p99']:.1f} ms | {busy['p50']:.1f} ms | "
