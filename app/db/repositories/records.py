@@ -6,6 +6,7 @@ they touch and the stream's checkpoint together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -278,20 +279,23 @@ ON CONFLICT (account, classy_supporter_id) WHERE email_lower IS NULL DO UPDATE S
 WHERE {_CONTACT_CHANGED}
 """
 
+# Each contact is looked up by its own unique index, one probe per donation (scalar subqueries always
+# plan that way). As joins, the planner chose by the contact table's statistics: while they still said
+# "empty" (a table that grew since its last ANALYZE) it scanned every contact of the account for each
+# donation, 4.7 s for 3,000 donations against 29 ms (bench/HISTORY.md, round seven).
 _LINK_DONATIONS = f"""
 UPDATE donation d SET contact_id = link.contact_id
 FROM (
-    SELECT d2.id, coalesce(by_supporter_email.id, by_supporter_id.id, by_own_email.id) AS contact_id
+    SELECT d2.id, coalesce(
+        (SELECT c.id FROM contact c WHERE c.account = d2.account AND c.email_lower = s.email_lower),
+        (SELECT c.id FROM contact c
+         WHERE c.account = d2.account AND c.email_lower IS NULL AND c.classy_supporter_id = s.classy_id
+           AND s.email_lower IS NULL),
+        (SELECT c.id FROM contact c
+         WHERE c.account = d2.account AND c.email_lower = d2.email_lower AND s.classy_id IS NULL)
+    ) AS contact_id
     FROM donation d2
     LEFT JOIN supporter s ON s.account = d2.account AND s.classy_id = d2.classy_supporter_id
-    LEFT JOIN contact by_supporter_email
-        ON by_supporter_email.account = d2.account AND by_supporter_email.email_lower = s.email_lower
-    LEFT JOIN contact by_supporter_id
-        ON by_supporter_id.account = d2.account AND by_supporter_id.email_lower IS NULL
-        AND by_supporter_id.classy_supporter_id = s.classy_id AND s.email_lower IS NULL
-    LEFT JOIN contact by_own_email
-        ON by_own_email.account = d2.account AND by_own_email.email_lower = d2.email_lower
-        AND s.classy_id IS NULL
     WHERE d2.account = :account
       AND (d2.classy_supporter_id = ANY({_QUEUED_SUPPORTERS}) OR d2.email_lower = ANY({_QUEUED_EMAILS})
            OR d2.classy_transaction_id = ANY({_QUEUED_TRANSACTIONS}))
@@ -377,24 +381,35 @@ async def has_queued_contacts(session: AsyncSession, *, account: str) -> bool:
     return bool(await session.scalar(statement, {"account": account}))
 
 
-async def merge_queued_contacts(session: AsyncSession, *, account: str) -> int:
+# The merge's steps in order, named (`merge_queued_contacts`, and the bench's floor, which times each).
+MERGE_STEPS: tuple[tuple[str, str], ...] = (
+    ("contacts by email", _MERGE_BY_EMAIL),
+    ("contacts without email", _MERGE_SUPPORTERS_WITHOUT_EMAIL),
+    ("donor links", _LINK_DONATIONS),
+    ("orphans by email", _DELETE_ORPHANS_BY_EMAIL),
+    ("orphans without email", _DELETE_ORPHANS_WITHOUT_EMAIL),
+    ("deletion marks", _CONTACT_DELETIONS),
+)
+
+
+async def merge_queued_contacts(
+    session: AsyncSession, *, account: str, after_step: Callable[[str], None] | None = None
+) -> int:
     """Merge the contacts queued by page upserts, in the caller's transaction; returns keys merged.
 
     The keys are taken first (page transactions running meanwhile queue theirs for the next merge), and
     each step covers every taken key before the next starts: links must see every merged contact, and
     orphans are only orphans once every donation has moved. Merges of one account must not overlap.
+    `after_step` is told each step's name once it has run ("queue taken" first): the bench's CPU split.
     """
     params = {"account": account}
     await session.execute(text(_TAKE_QUEUED[0]))
     await session.execute(text(_TAKE_QUEUED[1]))
     taken = await session.execute(text(_TAKE_QUEUED[2]), params)
-    for statement in (
-        _MERGE_BY_EMAIL,
-        _MERGE_SUPPORTERS_WITHOUT_EMAIL,
-        _LINK_DONATIONS,
-        _DELETE_ORPHANS_BY_EMAIL,
-        _DELETE_ORPHANS_WITHOUT_EMAIL,
-        _CONTACT_DELETIONS,
-    ):
+    if after_step is not None:
+        after_step("queue taken")
+    for name, statement in MERGE_STEPS:
         await session.execute(text(statement), params)
+        if after_step is not None:
+            after_step(name)
     return int(getattr(taken, "rowcount", 0) or 0)
