@@ -200,17 +200,25 @@ SELECT DISTINCT '{ACCOUNT}', kind, key FROM (
 """
 
 
-async def merge_once(url: str, postgres_cpu: Callable[[], float]) -> dict[str, float]:
+async def merge_once(url: str, postgres_cpu: Callable[[], float]) -> dict[str, Any]:
     """After `ceiling`: every person queued at once and merged in one pass of the import's own merge
     (contacts, donor links, orphans, deletion marks). The least the merge the contract asks for costs
-    with our SQL: no batch sees a person twice. Returns the pass's Postgres CPU seconds."""
+    with our SQL: no batch sees a person twice. Returns the pass's Postgres CPU seconds, in all and per
+    step (`records.MERGE_STEPS`)."""
+    steps: dict[str, float] = {}
     engine = create_engine(url)
     try:
         async with AsyncSession(engine) as session:
             await session.execute(sql_text(_QUEUE_EVERYONE))
             await session.commit()
-            cpu0 = postgres_cpu()
-            await merge_queued_contacts(session, account=ACCOUNT)
+            cpu0 = last = postgres_cpu()
+
+            def step_done(name: str) -> None:
+                nonlocal last
+                now = postgres_cpu()
+                steps[name], last = now - last, now
+
+            await merge_queued_contacts(session, account=ACCOUNT, after_step=step_done)
             await session.commit()
             cpu = postgres_cpu() - cpu0
             linked = await session.scalar(
@@ -218,7 +226,7 @@ async def merge_once(url: str, postgres_cpu: Callable[[], float]) -> dict[str, f
             )
     finally:
         await engine.dispose()
-    return {"merge_postgres_cpu_s": cpu, "merge_linked": float(linked or 0)}
+    return {"merge_postgres_cpu_s": cpu, "merge_steps_cpu_s": steps, "merge_linked": float(linked or 0)}
 
 
 async def write_contacts(dsn: str, postgres_cpu: Callable[[], float]) -> dict[str, float]:

@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.db.repositories.records import merge_queued_contacts, upsert_page
+from app.db.repositories.records import MERGE_STEPS, merge_queued_contacts, upsert_page
 from app.sync.streams import STREAMS
 from bench import ceiling
 from sandbox.store import SandboxConfig, SandboxStore
@@ -68,6 +68,7 @@ async def test_ceiling_writes_what_the_import_writes(
             await session.commit()
         merged = await ceiling.merge_once(database_url, lambda: 0.0)
         assert merged["merge_linked"] == len(data["transactions"])
+        assert list(merged["merge_steps_cpu_s"]) == ["queue taken", *(name for name, _ in MERGE_STEPS)]
         assert await people(conn, ceiling.ACCOUNT) == await people(conn, ceiling.ACCOUNT + "-import")
         copied = await ceiling.write_contacts(asyncpg_dsn(database_url), lambda: 0.0)
         merged_count = await conn.fetchval("SELECT count(*) FROM contact WHERE account = $1", ceiling.ACCOUNT)
