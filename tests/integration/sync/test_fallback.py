@@ -208,7 +208,7 @@ async def test_a_whole_read_interrupted_by_a_pause_resumes_from_its_checkpoint(
         await wait_until(whole_read_under_way, timeout=60)
         assert (await client.post("/api/v1/apps/classy/pause", headers=ADMIN)).status_code == 200
         stopped = await wait_for_run(client)
-        assert stopped["status"] == "cancelled", stopped
+        assert stopped["status"] == "cancelled", (stopped.get("error"), stopped.get("streams"))
         assert await whole_read_under_way()  # the checkpoint of the pages committed is kept
         control.delete("/faults")
         clear_requests(sandbox)
