@@ -11,6 +11,11 @@ So every sync transaction increments the integration's `sync_commits` with its l
 run remembers the highest value it was told committed. Seeing a lower value means commits were lost:
 the run stops with `CommitsLost` (its transaction rolls back) and the next run resumes from the
 checkpoint Postgres actually holds. This holds whatever the durability settings are.
+
+Only a commit Postgres acknowledged raises what the run knows. A transaction that rolls back (a pause
+seen by its own lease renewal, a cancelled write) takes its increment with it, and other streams'
+transactions then rightly see the lower value: counting it on sight made a pause read as lost commits
+and the run end `failed` instead of `cancelled`.
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ class CommitLedger:
         """`counter` is the value after this transaction's own increment; raise if commits are missing.
 
         Concurrent streams each add one: the database's value only grows while nothing is lost, so any
-        transaction sees at least what any acknowledged one left. A transaction that then fails to
-        commit ends the run, so counting it here already is harmless.
+        transaction sees at least what any acknowledged one left.
         """
         if counter - 1 < self.known:
             raise CommitsLost()
+
+    def committed(self, counter: int) -> None:
+        """The transaction that saw `counter` committed: from now on the database must hold it."""
         self.known = max(self.known, counter)
 
     def lost(self, counter: int) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -457,6 +457,11 @@ class IntegrationSync:
         if lease is None:
             raise SyncStopped("Another worker took over this integration's sync.")
         self.ledger.check(lease.commits)
+        commits = lease.commits
+        # Known once acknowledged: a rollback (this very pause, a cancelled write) takes it back.
+        event.listen(
+            session.sync_session, "after_commit", lambda _: self.ledger.committed(commits), once=True
+        )
         if lease.status not in sync_state.SYNCABLE_STATUSES:
             raise SyncStopped(f"The integration is {lease.status}.")
 
