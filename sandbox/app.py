@@ -287,6 +287,9 @@ def _install_data(app: FastAPI, store: SandboxStore) -> None:
             raise ApiError(400, {"errors": [str(exc)]}) from exc
         page, per_page = _int_param(qp.get("page"), 1), min(_int_param(qp.get("per_page"), 20), MAX_PER_PAGE)
         with store.lock:
+            if store.refuses(resource, filters, qp.get("sort")):
+                refused = f"This endpoint cannot be filtered or sorted that way: {resource}"
+                raise ApiError(400, {"errors": [refused]})
             ignored = store.quirks.get(resource)
             conds = [] if ignored == "filter_and_sort" else conds
             sort = [] if ignored in ("filter_and_sort", "sort") else sort

@@ -24,7 +24,9 @@ Records (``{resource}`` ∈ supporters, transactions, registrations, recurring-d
 Quirks (off by default; cleared by reset)
 - ``POST /_sandbox/quirks`` ``{"resource": "registrations", "ignore": "filter_and_sort"|"sort"|null}`` → that
   list (in every organization) ignores ``filter`` and ``sort``, or only ``sort``, answering in id order;
-  ``null`` makes it honour them again. ``GET /_sandbox/quirks`` lists them.
+  ``{"resource": …, "refuse": "updated_at"|"filter_and_sort"}`` → it answers 400 to a ``filter`` or
+  ``sort`` naming ``updated_at``, or to any ``filter`` or ``sort``; neither given makes it honour them
+  again. ``GET /_sandbox/quirks`` lists them.
 
 Auth
 - ``POST /_sandbox/token-lifetime`` ``{"seconds": n}`` (new tokens only)
@@ -96,6 +98,7 @@ class AppPatch(BaseModel):
 class QuirkIn(BaseModel):
     resource: str
     ignore: str | None = None
+    refuse: str | None = None
 
 
 class WebhookIn(BaseModel):
@@ -252,10 +255,10 @@ async def list_quirks(request: Request) -> Response:
 
 @router.post("/quirks")
 async def set_quirk(request: Request, body: QuirkIn) -> Response:
-    """Make a list ignore ``filter`` and ``sort`` (or only ``sort``), or honour them again."""
+    """Make a list ignore or refuse ``filter`` and ``sort`` (or only ``sort``), or honour them again."""
     store = _store(request)
     try:
-        store.set_quirk(body.resource, body.ignore)
+        store.set_quirk(body.resource, body.ignore, body.refuse)
     except StoreError as exc:
         return _json({"error": str(exc)}, 400)
     with store.lock:

@@ -25,7 +25,11 @@ ORG_BASE = 82364
 ORG_STEP = 1117
 # What a list may be made to ignore (``POST /_sandbox/quirks``), as some Classy lists may: the
 # ``filter`` and ``sort`` parameters, or only ``sort``. A list that ignores sort answers in id order.
+# Or refuse with a 400 (the reference's answer to "malformed or invalid params", and it confirms
+# sorting and filtering by ``updated_at`` on only some lists): any ``filter`` or ``sort`` naming
+# ``updated_at``, or any ``filter`` or ``sort`` at all.
 QUIRKS = ("filter_and_sort", "sort")
+REFUSALS = ("updated_at", "filter_and_sort")
 
 
 @dataclass
@@ -139,17 +143,30 @@ class SandboxStore:
                 row["items"] = coll.item_rows(rec)
             return row
 
-    def set_quirk(self, resource: str, ignore: str | None) -> None:
-        """Make every organization's ``resource`` list ignore query parameters (None: honour them)."""
+    def set_quirk(self, resource: str, ignore: str | None, refuse: str | None = None) -> None:
+        """Make every organization's ``resource`` list ignore query parameters, or refuse them with a
+        400 (``refuse``; stored as ``refuse_<what>``); neither given: honour them again."""
         if resource not in RESOURCES:
             raise StoreError(f"unknown resource: {resource}")
         if ignore is not None and ignore not in QUIRKS:
             raise StoreError(f"ignore must be one of {', '.join(QUIRKS)} or null")
+        if refuse is not None and refuse not in REFUSALS:
+            raise StoreError(f"refuse must be one of {', '.join(REFUSALS)} or null")
+        if ignore is not None and refuse is not None:
+            raise StoreError("a list either ignores or refuses its query parameters, not both")
         with self.lock:
-            if ignore is None:
+            if ignore is None and refuse is None:
                 self.quirks.pop(resource, None)
             else:
-                self.quirks[resource] = ignore
+                self.quirks[resource] = ignore if ignore is not None else f"refuse_{refuse}"
+
+    def refuses(self, resource: str, filters: list[str], sort: str | None) -> bool:
+        """Whether ``resource``'s list answers this query's ``filter``/``sort`` with a 400."""
+        refusal = self.quirks.get(resource, "")
+        asked = [*filters, *([sort] if sort else [])]
+        if refusal == "refuse_filter_and_sort":
+            return bool(asked)
+        return refusal == "refuse_updated_at" and any("updated_at" in part for part in asked)
 
     def dedication(self, org_id: int, transaction_id: int) -> Row | None:
         """The dedication a transaction carries under ``with=dedication`` (None when it has none)."""

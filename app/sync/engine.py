@@ -23,7 +23,13 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.classy import ClassyAuthError, ClassyClient, ClassyOrganizationAccessError, Page
+from app.classy import (
+    ClassyAuthError,
+    ClassyBadRequestError,
+    ClassyClient,
+    ClassyOrganizationAccessError,
+    Page,
+)
 from app.db.base import utc_now
 from app.db.models import Integration, SyncCursor
 from app.db.repositories import sync_state
@@ -271,7 +277,10 @@ class IntegrationSync:
         cp = await self._load_checkpoint(stream)
         floor = None if self.mode == "full" else cp.history_floor  # a full run: the whole history
         if cp.fallback is None and stream.nullable_updated_at:
-            await self._read_nulls(stream, floor)
+            try:
+                await self._read_nulls(stream, floor)
+            except ClassyBadRequestError as exc:  # refuses to sort by updated_at: fallback reads hold nulls
+                cp = await self._fall_back(stream, cp, exc)
         while True:
             resumed = cp.in_progress
             if not resumed:
@@ -303,17 +312,25 @@ class IntegrationSync:
                         await self._commit(stream, records, group[-1], pages=len(group))
                         empty = 0
                     cp = group[-1].checkpoint
-            except UnorderedPageError as exc:
-                cp = fallback.fall_back(cp, cp.read, utc_now())
-                how = "by id" if cp.fallback == sync_state.BY_ID else "whole"
-                logger.warning("%s: %s Reading it %s from now on.", stream.name, exc, how)
-                await self._save_checkpoint(stream, cp)
+            except (UnorderedPageError, ClassyBadRequestError) as exc:
+                if isinstance(exc, ClassyBadRequestError) and cp.fallback == sync_state.WHOLE:
+                    raise  # refused even as a plain walk of the list: nothing is left to fall back to
+                cp = await self._fall_back(stream, cp, exc)
                 continue
             caught_up = cp.window_end is not None and cp.window_end >= self.window_end
             cp = fallback.finished(cp)
             await self._save_checkpoint(stream, cp)
             if not resumed or caught_up:
                 return
+
+    async def _fall_back(self, stream: Stream, cp: Checkpoint, why: Exception) -> Checkpoint:
+        """Read the list another way from now on: it ignored our query (UnorderedPageError) or refused
+        it (a 400: the reference confirms filtering and sorting by updated_at on only some lists)."""
+        cp = fallback.fall_back(cp, cp.read, utc_now())
+        how = "by id" if cp.fallback == sync_state.BY_ID else "whole"
+        logger.warning("%s: %s. Reading it %s from now on.", stream.name, str(why).rstrip("."), how)
+        await self._save_checkpoint(stream, cp)
+        return cp
 
     def _full_history(self, stream: Stream, cp: Checkpoint) -> Checkpoint:
         """In a full run, the first window read of a list starts at the beginning, whatever the history

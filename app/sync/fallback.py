@@ -11,6 +11,9 @@ skip records. The stream then falls back, remembered on its checkpoint (per orga
 * WHOLE: when not even the id filter and order hold, every page of the list is walked in every run,
   and walked again (taking unseen ids) until a pass sees the list's `total` unchanged and no id twice:
   a record deleted, inserted or moved under us shifts pages, and would otherwise be skipped silently.
+  A list that refuses `sort=id:asc` (a 400) is walked in its own order.
+
+A list falls back the same way when Classy refuses our query with a 400 instead of ignoring it.
 
 Once a day (`RECHECK_AFTER`), a run tries the `updated_at` window again from the last complete read;
 if the list honours it now, the fallback is dropped.
@@ -23,7 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.classy import Page
+from app.classy import ClassyBadRequestError, Page
 from app.classy.query import condition
 from app.classy.timestamps import parse_timestamp
 from app.db.repositories.sync_state import BY_ID, INCREMENTAL, WHOLE, Checkpoint
@@ -164,8 +167,16 @@ async def read_whole(fetch: FetchQuery, cp: Checkpoint) -> AsyncIterator[Batch]:
     pass_ids: set[int] = set()
     served: dict[int, int] = {}  # records per page number served in this pass
     total_at_start: int | None = None
+    sort: str | None = ID_SORT
     while True:
-        page = await fetch(page_number, None, ID_SORT)
+        try:
+            page = await fetch(page_number, None, sort)
+        except ClassyBadRequestError:
+            if sort is None:
+                raise
+            # The list refuses even an id order: walk it in its own, this pass again from page 1.
+            sort, page_number, pass_ids, served, total_at_start = None, 1, set(), {}, None
+            continue
         if page_number == 1:
             total_at_start = page.total
         ids = [_id(r) for r in page.data]

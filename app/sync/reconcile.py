@@ -13,7 +13,8 @@ confirmed (CLASSY_API.md 7.1). So a `reconcile` (or `full`) run, once its stream
    100 a page: keyset, so records deleted or added during the walk cannot shift one out of sight) and
    marks our rows in each walked range that Classy did not return; rows Classy returns again are
    unmarked. (The reference declares `fields` on none of these lists, so the pages carry whole
-   records.)
+   records.) A list that refuses or ignores the id walk is listed whole, in its own order, and marked
+   only from a pass that nothing shifted.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from app.db.base import utc_now
 from app.db.models import Integration
 from app.db.repositories import deletions
 from app.settings import Settings
+from app.sync.fallback import MAX_WHOLE_PASSES
 from app.sync.streams import Stream
 from app.sync.window import UnorderedPageError
 
@@ -141,6 +143,21 @@ async def _reconcile_stream(host: ReconcileHost, stream: Stream) -> dict[str, An
     if ours == first.total:
         return result
     result.update(walked=True, deleted=0, restored=0)
+    try:
+        await _walk_ids(host, stream, path, result)
+    except (ClassyBadRequestError, UnorderedPageError) as exc:
+        # The list refuses or ignores an id filter and order (the reference confirms neither): list its
+        # ids page by page in its own order, and mark only from a pass that saw the list hold still.
+        logger.warning("%s: %s Listing its ids whole instead.", stream.name, exc)
+        ids = await _every_id(host, path)
+        if ids is None:
+            result["settled"] = False  # records kept moving: nothing marked, the next reconcile tries
+            return result
+        await _mark(host, stream, result, low=0, high=None, ids=sorted(ids))
+    return result
+
+
+async def _walk_ids(host: ReconcileHost, stream: Stream, path: str, result: dict[str, Any]) -> None:
     last = 0
     while True:
         page = await host.request(
@@ -150,22 +167,55 @@ async def _reconcile_stream(host: ReconcileHost, stream: Stream) -> dict[str, An
         )
         ids = _ordered_ids(page.data, after=last)
         at_end = page.is_last or not ids
-        async with host.sessionmaker() as session, session.begin():
-            await host.guard(session)
-            outcome = await deletions.mark_walked_ids(
-                session,
-                stream.mapping,
-                account=host.account,
-                organization_id=host.organization_id,
-                low=last,
-                high=None if at_end else ids[-1],
-                ids=ids,
-            )
-        result["deleted"] += outcome.deleted
-        result["restored"] += outcome.restored
+        await _mark(host, stream, result, low=last, high=None if at_end else ids[-1], ids=ids)
         if at_end:
-            return result
+            return
         last = ids[-1]
+
+
+async def _mark(
+    host: ReconcileHost, stream: Stream, result: dict[str, Any], *, low: int, high: int | None, ids: list[int]
+) -> None:
+    """Classy holds exactly `ids` in `(low, high]`: mark our other rows there, unmark those returned."""
+    async with host.sessionmaker() as session, session.begin():
+        await host.guard(session)
+        outcome = await deletions.mark_walked_ids(
+            session,
+            stream.mapping,
+            account=host.account,
+            organization_id=host.organization_id,
+            low=low,
+            high=high,
+            ids=ids,
+        )
+    result["deleted"] += outcome.deleted
+    result["restored"] += outcome.restored
+
+
+async def _every_id(host: ReconcileHost, path: str) -> set[int] | None:
+    """Every id of the list, from a pass over its pages that nothing shifted, or None.
+
+    Offset pages shift when records are deleted, added or moved under us, and a record shifted out of
+    sight would be marked deleted. A pass counts only when Classy's `total` did not change from its
+    first page to its last, it served no id twice and it served `total` records in all.
+    """
+    for _ in range(MAX_WHOLE_PASSES):
+        ids: set[int] = set()
+        served, identified, total, page_number = 0, 0, None, 1
+        while True:
+            page = await host.request(host.client.get_page(path, page=page_number, per_page=WALK_PER_PAGE))
+            total = page.total if total is None else total
+            served += len(page.data)
+            for record in page.data:
+                if isinstance(value := record.get("id"), int) and not isinstance(value, bool):
+                    ids.add(value)
+                    identified += 1
+            if page.is_last or not page.data:
+                break
+            page_number += 1
+        if page.total == total == served and len(ids) == identified:
+            return ids
+    return None
 
 
 def _ordered_ids(records: list[dict[str, Any]], *, after: int) -> list[int]:

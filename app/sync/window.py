@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from app.classy import Page
@@ -38,6 +38,7 @@ from app.db.repositories.sync_state import Checkpoint
 __all__ = ["SORT", "Batch", "Checkpoint", "UnorderedPageError", "WindowReader", "read_null_block"]
 
 SORT = "updated_at:asc,id:asc"
+ONE_SECOND = timedelta(seconds=1)
 Fetch = Callable[[int, str | None], Awaitable[Page]]
 
 
@@ -69,12 +70,17 @@ class UnorderedPageError(Exception):
     """Classy answered a page that ignores our filter or sort; reading on could silently skip records."""
 
 
-def _check_order(keyed: list[tuple[datetime | None, dict[str, Any]]], lower: datetime, strict: bool) -> None:
+def _second(ts: datetime) -> datetime:
+    """The whole second `ts` lies in: filters carry no fraction, so blocks and anchors are seconds."""
+    return ts.replace(microsecond=0)
+
+
+def _check_order(keyed: list[tuple[datetime | None, dict[str, Any]]], lower: datetime) -> None:
     previous: tuple[datetime, int] | None = None
     for ts, record in keyed:
         if ts is None:
             continue  # a server that lets nulls through a date filter: the null pass reads them
-        if ts < lower or (strict and ts == lower):
+        if ts < lower:
             raise UnorderedPageError(
                 f"Classy returned a record outside the requested updated_at filter (id {record.get('id')})."
             )
@@ -104,20 +110,23 @@ class WindowReader:
     async def batches(self) -> AsyncIterator[Batch]:
         cp = self._cp
         if cp.block_pass and cp.position_ts is not None:
-            async for batch in self._walk_block(cp.position_ts, first_page_ids=None):
+            async for batch in self._walk_block(_second(cp.position_ts), first_page_ids=None):
                 yield batch
         # After a re-anchor: the previous page's `total`, and how many of its records lay below the new
         # anchor. Sorted as asked, that page held every record below the anchor, so the totals differ
         # by at most that many (updates and inserts meanwhile only shrink the difference).
         expected: tuple[int, int] | None = None
         while True:
-            # Classy compares whole seconds (filters carry no fraction): so do we.
-            lower = (self._cp.position_ts or self._start).replace(microsecond=0)
-            strict = self._cp.block_pass == 0  # 0 marks "block finished: continue strictly after it"
-            page = await self._fetch(1, condition("updated_at", ">" if strict else ">=", lower))
+            # Filters carry whole seconds (Classy refuses milliseconds), while records may be stamped
+            # with milliseconds: the filter starts at the anchor's second, and a finished block (marked
+            # 0) is left by starting at the next second, the same whichever precision Classy compares.
+            lower = _second(self._cp.position_ts or self._start)
+            if self._cp.block_pass == 0:
+                lower += ONE_SECOND
+            page = await self._fetch(1, condition("updated_at", ">=", lower))
             records = page.data
             keyed = [(record_ts(r), r) for r in records]
-            _check_order(keyed, lower, strict)
+            _check_order(keyed, lower)
             if expected is not None and expected[0] - page.total > expected[1]:
                 raise UnorderedPageError(
                     "Classy counted records below the last one read that its page sorted by updated_at "
@@ -138,21 +147,21 @@ class WindowReader:
             if reached_end or not records:
                 return
             timestamps = [ts for ts, _ in keyed if ts is not None]
-            if timestamps and max(timestamps) > lower:
-                anchor = (self._cp.position_ts or lower).replace(microsecond=0)
+            if timestamps and _second(max(timestamps)) > lower:
+                anchor = _second(self._cp.position_ts or lower)
                 # Records the page should have held but we were not given (set aside as malformed
                 # before we saw them): they may lie below the anchor too.
                 withheld = max(0, page.current_page * page.per_page - len(records))
                 expected = (page.total, sum(1 for ts in timestamps if ts < anchor) + withheld)
                 continue  # re-anchor on the last key
-            # The whole page shares the lower bound's second: walk that block by page number.
+            # The whole page lies in the lower bound's second: walk that block by page number.
             async for batch in self._walk_block(lower, first_page_ids={_id(r) for r in records}):
                 yield batch
 
     async def _walk_block(
         self, block_ts: datetime, *, first_page_ids: set[int] | None
     ) -> AsyncIterator[Batch]:
-        """Two passes over the records stamped `block_ts`; afterwards continue strictly after it.
+        """Two passes over the records stamped within second `block_ts`; afterwards continue after it.
 
         `first_page_ids` are the ids of page 1, just read by the caller; None means we resume a walk
         from the checkpoint (its seen-set is gone, so pass 2 re-takes everything: harmless upserts).
@@ -169,7 +178,9 @@ class WindowReader:
             page_number = start_page if pass_number == start_pass else 1
             while True:
                 page = await self._fetch(page_number, flt)
-                in_block = [r for r in page.data if record_ts(r) == block_ts]
+                in_block = [
+                    r for r in page.data if (ts := record_ts(r)) is not None and _second(ts) == block_ts
+                ]
                 take = [r for r in in_block if _id(r) not in seen]
                 seen.update(_id(r) for r in in_block)
                 max_id = max([_id(r) for r in take], default=self._cp.position_id or 0)

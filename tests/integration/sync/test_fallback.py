@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from app.db.models import Registration, Supporter, SyncCursor
+from app.db.models import Donation, Registration, Supporter, SyncCursor
 from app.sync import fallback
 from sandbox.server import SandboxHandle
 from sandbox.store import SandboxStore
@@ -102,6 +102,59 @@ async def test_a_list_ignoring_filter_and_sort_is_read_whole_and_complete(
         )
     ).scalar_one()
     assert cursor.state["fallback"] == "whole"
+
+
+@pytest.mark.parametrize(
+    ("resource", "refuse"),
+    [("registrations", "updated_at"), ("transactions", "updated_at"), ("supporters", "filter_and_sort")],
+)
+async def test_a_list_refusing_our_query_with_a_400_falls_back_and_is_read_complete(
+    db: AsyncEngine,
+    session: AsyncSession,
+    database_url: str,
+    sandbox: SandboxHandle,
+    resource: str,
+    refuse: str,
+) -> None:
+    """The reference confirms filtering and sorting by updated_at on only some lists, and answers invalid
+    parameters with a 400: a refusal is read around like a query ignored, never a failed stream."""
+    org = sandbox.organization_ids[0]
+    store = _store(sandbox)
+    control = httpx.Client(base_url=sandbox.control_url)
+    control.post("/quirks", json={"resource": resource, "refuse": refuse}).raise_for_status()
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded", (first["error"], first["streams"])
+        assert _reads(first)[resource] == "whole"
+        assert {name for name, how in _reads(first).items() if how == "incremental"} == set(
+            first["streams"]
+        ) - {resource}
+        await assert_matches_sandbox(session, sandbox, org)
+
+        # A new record and an update to an old one both arrive with the next sync.
+        old_id = store.dump(org, resource)[0]["id"]
+        changes = {
+            "registrations": {"status": "not_attending"},
+            "supporters": {"nickname": "Updated"},
+            "transactions": {"status": "refunded"},
+        }
+        store.update(org, resource, old_id, changes[resource])
+        new_id = store.create(org, resource, {})["id"]
+        second = await _sync(client, first)
+        assert second["status"] == "succeeded", (second["error"], second["streams"])
+        await assert_matches_sandbox(session, sandbox, org)
+
+        # A reconcile finds a deletion even when the list will not be walked by id.
+        store.delete(org, resource, new_id)
+        third = await _sync(client, second, mode="reconcile")
+        assert third["status"] == "succeeded", (third["error"], third["streams"])
+        assert third["streams"][resource]["reconcile"]["deleted"] == 1, third["streams"][resource]
+        model = {**MODELS, "transactions": Donation}[resource]
+        key = model.classy_transaction_id if model is Donation else model.classy_id
+        session.expire_all()
+        deleted_at = (await session.execute(select(model.deleted_at).where(key == new_id))).scalar_one()
+        assert deleted_at is not None
 
 
 async def test_a_list_ignoring_sort_reads_new_records_by_id_and_updates_by_reconcile(

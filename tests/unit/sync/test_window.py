@@ -19,12 +19,33 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 class FakeList:
     """Offset pages over records sorted by (updated_at, id), filtered like Classy's `updated_at>=`."""
 
-    def __init__(self, records: dict[int, datetime | None], per_page: int = 10) -> None:
+    def __init__(
+        self,
+        records: dict[int, datetime | None],
+        per_page: int = 10,
+        *,
+        millis: bool = False,
+        compare_seconds: bool = False,
+        max_requests: int = 10_000,
+    ) -> None:
         self.records = records
         self.per_page = per_page
         self.requests = 0
         self.on_request: Any = None
         self.nulls_last = False
+        # Stamps sent as `.sssZ` (the spec's own format); a filter compares them exactly, or (as a
+        # Classy that stores whole seconds would) by their second.
+        self.millis = millis
+        self.compare_seconds = compare_seconds
+        self.max_requests = max_requests
+
+    def _key(self, ts: datetime) -> datetime:
+        return ts.replace(microsecond=0) if self.compare_seconds else ts
+
+    def _format(self, ts: datetime) -> str:
+        if self.millis:
+            return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+        return format_timestamp(ts)
 
     def _sorted(self, flt: str | None) -> list[tuple[datetime | None, int]]:
         items = [(ts, id_) for id_, ts in self.records.items()]
@@ -32,12 +53,15 @@ class FakeList:
             op = ">=" if ">=" in flt else ">"
             bound = datetime.strptime(flt.split(op, 1)[1], "%Y-%m-%dT%H:%M:%S%z")
             items = [
-                (ts, i) for ts, i in items if ts is not None and (ts >= bound if op == ">=" else ts > bound)
+                (ts, i)
+                for ts, i in items
+                if ts is not None and (self._key(ts) >= bound if op == ">=" else self._key(ts) > bound)
             ]
         return sorted(items, key=lambda k: (k[0] is not None, k[0] or T0, k[1]))
 
     def page(self, number: int, flt: str | None, per_page: int | None = None, sort: str = "asc") -> Page:
         self.requests += 1
+        assert self.requests <= self.max_requests, f"the reader kept asking: {flt}, page {number}"
         if self.on_request:
             self.on_request()
         size = per_page or self.per_page
@@ -50,7 +74,7 @@ class FakeList:
                 items = [i for i in items if i[0] is None] + [i for i in items if i[0] is not None]
         chunk = items[(number - 1) * size : number * size]
         last = max(1, -(-len(items) // size))
-        data = [{"id": i, "updated_at": format_timestamp(ts) if ts else None} for ts, i in chunk]
+        data = [{"id": i, "updated_at": self._format(ts) if ts else None} for ts, i in chunk]
         return Page(number, last, size, len(items), None if number >= last else "next", data)
 
 
@@ -221,3 +245,46 @@ async def test_records_set_aside_from_a_page_do_not_look_like_an_ignored_sort() 
     ).batches():
         got.extend(r["id"] for r in batch.records)
     assert got == [i for i in range(1, 31) if i not in (4, 17)]
+
+
+@pytest.mark.parametrize("compare_seconds", [False, True])
+async def test_records_stamped_with_milliseconds_are_read_once_without_asking_forever(
+    compare_seconds: bool,
+) -> None:
+    """The spec's own format is `.sssZ`, while filters carry whole seconds: a page of records all in one
+    second but with different milliseconds must be walked as that second's block, not re-anchored on."""
+    ms = timedelta(milliseconds=1)
+    records: dict[int, datetime | None] = {i: T0 + i * 3 * ms for i in range(1, 251)}
+    records |= {i: T0 + timedelta(seconds=5) + i * ms for i in range(251, 271)}
+    records |= {i: T0 + timedelta(seconds=9, milliseconds=999) for i in range(271, 281)}
+    fake = FakeList(records, millis=True, compare_seconds=compare_seconds, max_requests=200)
+    got = await read_all(fake, T0, T0 + timedelta(days=1))
+    assert sorted(got) == list(range(1, 281))
+    assert len(got) == len(set(got))
+
+
+@pytest.mark.parametrize("seed", range(30))
+async def test_no_record_stamped_with_milliseconds_is_skipped_while_records_move(seed: int) -> None:
+    rng = random.Random(seed)
+    records: dict[int, datetime | None] = {
+        i: T0 + timedelta(seconds=rng.choice([0, 0, 1, rng.randrange(50)]), milliseconds=rng.randrange(1000))
+        for i in range(1, 301)
+    }
+    fake = FakeList(
+        records, per_page=rng.choice([5, 10, 25]), millis=True, compare_seconds=rng.random() < 0.5
+    )
+    fake.max_requests = 2_000
+    end = T0 + timedelta(days=1)
+    later = end + timedelta(seconds=1)
+
+    def churn() -> None:  # an update now and then (two passes over a block hold against that much)
+        if rng.random() < 0.2:
+            records[rng.choice(list(records))] = later + timedelta(milliseconds=rng.randrange(1000))
+
+    fake.on_request = churn
+    first = await read_all(fake, T0, end)
+    fake.on_request = None
+    second = await read_all(fake, end - timedelta(minutes=5), later + timedelta(seconds=2))
+    missing = set(records) - set(first) - set(second)
+    assert not missing, [(m, records[m], fake.per_page, fake.compare_seconds) for m in missing]
+    assert len(first) == len(set(first))
