@@ -2,8 +2,9 @@
 
 Every insert, change and deletion mark of the account's contacts, donations, campaigns, recurring
 plans and registrations, in the order the service made them; `data` is the row's API representation
-as it is now. `change` is `delete` when the row is marked deleted (or gone), else `upsert`. A reader
-who stores `next_cursor` and calls again sees every change once (see `change_log` for why).
+as it is now. `change` says what that change was, as logged with it: `delete` when it marked the row
+deleted (or removed it), else `upsert`; a later mark or unmark does not rewrite earlier entries. A
+reader who stores `next_cursor` and calls again sees every change once (see `change_log` for why).
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ class ChangeOut(BaseModel):
     seq: int = Field(description="The change's sequence number (unique; a cursor orders the feed).")
     type: ChangeType
     id: int = Field(description="The row's id, as in its own endpoint.")
-    change: Literal["upsert", "delete"]
+    change: Literal["upsert", "delete"] = Field(
+        description="What this change was: `delete` when it marked the row deleted (or removed it), else "
+        "`upsert`. Later changes of the row do not rewrite it."
+    )
     data: dict[str, Any] | None = Field(
         description="The row as its own endpoint shows it now; null when the row no longer exists."
     )
@@ -123,15 +127,9 @@ async def list_changes(
     items = []
     for entry in logged:
         data = current[entry.type].get(entry.row_id)
-        deleted = data is None or data.get("deleted_at") is not None
-        items.append(
-            ChangeOut(
-                seq=entry.seq,
-                type=entry.type,
-                id=entry.row_id,
-                change="delete" if deleted else "upsert",
-                data=data,
-            )
-        )
+        change = entry.change
+        if change not in ("upsert", "delete"):  # logged before the log said: judge by the row as it is
+            change = "delete" if data is None or data.get("deleted_at") is not None else "upsert"
+        items.append(ChangeOut(seq=entry.seq, type=entry.type, id=entry.row_id, change=change, data=data))
     last = logged[-1].position if logged else position
     return ChangePage(items=items, next_cursor=encode_position(last))

@@ -25,3 +25,6 @@ class ChangeLog(Base):
     # The table of the row: contact, donation, campaign, recurring_plan or registration.
     type: Mapped[str] = mapped_column(Text, nullable=False)
     row_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # What the change was: `upsert`, or `delete` (marked deleted by it, or removed). NULL on entries
+    # logged before migration 8c4d2e6f1a37 (the feed then reads the row's current state).
+    change: Mapped[str | None] = mapped_column(Text)

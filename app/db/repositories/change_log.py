@@ -29,6 +29,7 @@ class LoggedChange:
     xid: int
     type: str
     row_id: int
+    change: str | None  # `upsert` or `delete`, as the trigger logged it (None: logged before it did)
 
     @property
     def position(self) -> Position:
@@ -37,7 +38,7 @@ class LoggedChange:
 
 _READ = text(
     """
-SELECT seq, xid, type, row_id FROM change_log
+SELECT seq, xid, type, row_id, change FROM change_log
 WHERE account = :account AND (xid, seq) > (:xid, :seq)
   AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
 ORDER BY xid, seq
@@ -53,4 +54,4 @@ async def read_after(
     rows = await session.execute(
         _READ, {"account": account, "xid": after.xid, "seq": after.seq, "limit": limit}
     )
-    return [LoggedChange(row.seq, row.xid, row.type, row.row_id) for row in rows]
+    return [LoggedChange(row.seq, row.xid, row.type, row.row_id, row.change) for row in rows]

@@ -123,6 +123,11 @@ async def test_feed_reports_inserts_changes_and_deletions_of_the_callers_account
         await session.commit()
         new, cursor = await _wait_for(client, ACME, cursor, 1)
         assert [(i["id"], i["change"]) for i in new] == [(other, "upsert")]
+        # Each entry says what its change was: the mark stays a delete once the row is back, and the
+        # entries before it stay upserts (the row's current state rewrites neither).
+        everything, _ = await _drain(client, ACME)
+        history = [i["change"] for i in everything if (i["type"], i["id"]) == ("contact", other)]
+        assert history[-2:] == ["delete", "upsert"] and set(history[:-2]) == {"upsert"}, history
 
     for bad in ("nope", "Yzox", "c:1:2", "Yzot..."):
         answer = await client.get("/api/v1/changes", headers=ACME, params={"after": bad})
