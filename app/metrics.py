@@ -56,7 +56,7 @@ def record_build_info() -> None:
 WEBHOOK_DELIVERIES = Counter(
     "classy_sync_webhook_deliveries_total",
     "Classy webhook deliveries by outcome: sync_requested, ignored (paused, disconnected, backing off), "
-    "duplicate, bad_signature, stale, no_secret (none saved yet), unknown_endpoint, too_large",
+    "duplicate, bad_signature, stale, no_secret (none saved yet), unknown_endpoint",
     ["outcome"],
 )
 WEBHOOK_TO_API_SECONDS = Histogram(

@@ -28,7 +28,6 @@ from app.services.transitions import APP_SLUG, Actor, audit, bump, request_sync
 WEBHOOK_PATH = "/webhooks/classy"
 # A burst of events starts one run: the first event makes a run due this much later.
 DEBOUNCE = timedelta(seconds=1)
-MAX_BODY_BYTES = 256 * 1024
 
 SYNC_REQUESTED = "sync_requested"
 IGNORED = "ignored"

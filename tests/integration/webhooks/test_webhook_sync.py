@@ -136,9 +136,8 @@ async def test_forged_stale_replayed_paused_deliveries_start_no_run(
         rejected = [
             await client.post(url, content=body, headers=signed(body, secret="whsec_" + "D" * 32)),
             await client.post(url, content=body, headers=signed(body, timestamp=int(time.time()) - 600)),
-            await client.post(url, content=b"x" * 300_000, headers=signed(b"x" * 300_000)),
         ]
-        assert [r.status_code for r in rejected] == [401, 401, 413]
+        assert [r.status_code for r in rejected] == [401, 401]
         assert (await client.post(url, content=body, headers=good)).status_code == 204  # replay
         assert (await client.post("/api/v1/apps/classy/pause", headers=ADMIN)).status_code == 200
         await asyncio.to_thread(store.create, sandbox.organization_ids[0], "transactions", {})
