@@ -7,7 +7,8 @@ to its JSON item: one header row, RFC 4180 quoting (CRLF, quotes doubled), neste
 `<field>_<member>` columns, money as the same decimal strings, times as the same ISO-8601 text, booleans
 as `true`/`false`, null as an empty cell. A cell a spreadsheet would run as a formula (starting with
 `=`, `+`, `-`, `@`, tab or carriage return) gets a leading `'`, except a plain decimal number such as a
-negative amount (`-5.00`), which no spreadsheet runs and which must read back as the same number.
+negative amount (`-5.00`) or an international phone number (`+44 20 7946 0958`): neither can run
+anything, and both must read back as the same text.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ CSV_MEDIA_TYPE = "text/csv"
 CHUNK_ROWS = 1000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+# An international phone number (`+44 20 7946 0958`, `+1 (555) 010-0100`): digits and punctuation only,
+# nothing a spreadsheet could run (no function, no reference, no command), and a CRM must read it back
+# exactly as the JSON gives it.
+PHONE_NUMBER = re.compile(r"\+[0-9][0-9 ().-]*")
 CSV_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}},
@@ -65,7 +70,9 @@ def cell(value: Any) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     text = str(value)
-    if text.startswith(FORMULA_PREFIXES) and not PLAIN_NUMBER.fullmatch(text):
+    if text.startswith(FORMULA_PREFIXES) and not (
+        PLAIN_NUMBER.fullmatch(text) or PHONE_NUMBER.fullmatch(text)
+    ):
         return "'" + text
     return text
 

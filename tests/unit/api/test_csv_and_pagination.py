@@ -14,7 +14,7 @@ from app.api.pagination import build_page, decode_cursor, encode_cursor
 from app.errors import AppError
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+33 6", "-A1", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize("text", ["=1+1", "+33 6 x", "-A1", "@SUM(A1)", "\tx", "\rx", "+1+cmd|' /C calc'!A0"])
 def test_formula_like_cells_get_a_quote(text: str) -> None:
     assert cell(text) == "'" + text
 
@@ -27,12 +27,14 @@ def test_cells_are_the_json_values_as_text(value: object, expected: str) -> None
     assert cell(value) == expected
 
 
-@pytest.mark.parametrize("number", ["-5.00", "-12", "-0.5"])
-def test_a_negative_number_reads_back_as_the_same_number(number: str) -> None:
-    assert cell(number) == number  # no spreadsheet runs a plain number as a formula
+@pytest.mark.parametrize(
+    "number", ["-5.00", "-12", "-0.5", "+15550100", "+33 6 12 34 56 78", "+1 (555) 010-0100"]
+)
+def test_a_negative_number_or_a_phone_number_reads_back_as_the_same_text(number: str) -> None:
+    assert cell(number) == number  # no spreadsheet runs a plain number or a phone number as a formula
 
 
-@pytest.mark.parametrize("text", ["-5+cmd|' /C calc'!A0", "-1-1", "+15550100", "-5.00 ", "--5"])
+@pytest.mark.parametrize("text", ["-5+cmd|' /C calc'!A0", "-1-1", "+", "+A1", "-5.00 ", "--5"])
 def test_a_sign_followed_by_more_than_a_number_is_still_quoted(text: str) -> None:
     assert cell(text) == "'" + text
 
