@@ -22,7 +22,6 @@ from app.api.schemas import (
     SyncRunPage,
     error_responses,
 )
-from app.errors import TooManyRequestsError
 from app.runtime import Runtime
 from app.security.tokens import Principal
 from app.services import history, lifecycle
@@ -47,15 +46,6 @@ def _read(runtime: Runtime, view: IntegrationView) -> IntegrationRead:
 
 def _actor(principal: Principal) -> Actor:
     return Actor(principal.sub, principal.name)
-
-
-def _throttle_credential_check(runtime: Runtime, account: str) -> None:
-    """429 when this account tried too many credentials lately (each try calls Classy's token endpoint)."""
-    wait = runtime.credential_attempts.try_acquire(account)
-    if wait is not None:
-        raise TooManyRequestsError(
-            f"Too many credential checks for this account; try again in {wait} seconds.", retry_after=wait
-        )
 
 
 def _form(body: CredentialsIn) -> CredentialsInput:
@@ -90,7 +80,6 @@ async def save_classy_credentials(
     body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Save: check the credentials with Classy, store them encrypted, connect (or return authorize_url)."""
-    _throttle_credential_check(runtime, admin.account)
     view = await lifecycle.save_credentials(
         session, life, account=admin.account, actor=_actor(admin), form=_form(body)
     )
@@ -128,7 +117,6 @@ async def reconnect_classy(
     body: CredentialsIn, admin: AdminDep, session: SessionDep, runtime: RuntimeDep, life: LifecycleDep
 ) -> IntegrationRead:
     """Reconnect a disconnected integration with (re-checked) credentials."""
-    _throttle_credential_check(runtime, admin.account)
     view = await lifecycle.reconnect(
         session, life, account=admin.account, actor=_actor(admin), form=_form(body)
     )

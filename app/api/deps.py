@@ -42,6 +42,7 @@ def get_lifecycle(runtime: RuntimeDep) -> Lifecycle:
         encryptor=runtime.encryptor,
         classy=ClassyChecks(runtime.settings),
         sync=runtime.scheduler,
+        credential_attempts=runtime.credential_attempts,
     )
 
 

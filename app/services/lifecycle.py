@@ -22,8 +22,9 @@ from app.db.repositories import integrations as repo
 from app.db.repositories import oauth_states
 from app.db.repositories import webhooks as webhooks_repo
 from app.db.repositories.credentials import erase_credentials, store_credentials
-from app.errors import AppError, ConflictError
+from app.errors import AppError, ConflictError, TooManyRequestsError
 from app.security.crypto import Encryptor
+from app.security.throttle import AttemptThrottle
 from app.services import oauth
 from app.services.classy_checks import CredentialCheck
 from app.services.signals import SyncSignals
@@ -55,6 +56,8 @@ class Lifecycle:
     encryptor: Encryptor
     classy: CredentialCheck
     sync: SyncSignals
+    # Save and Reconnect attempts per account (each one calls Classy's token endpoint); None: unlimited.
+    credential_attempts: AttemptThrottle | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,13 @@ async def _verify(
     found = await repo.get_integration(session, account=account, app_slug=APP_SLUG)
     integration_id = check_state(found, allowed=allowed, action=verb).id
     await session.rollback()  # end the read transaction: nothing is held while Classy answers
+    # Counted only now: a call refused for the state (409) never reaches Classy, so it costs nothing.
+    throttle = life.credential_attempts
+    wait = throttle.try_acquire(account) if throttle is not None else None
+    if wait is not None:
+        raise TooManyRequestsError(
+            f"Too many credential checks for this account; try again in {wait} seconds.", retry_after=wait
+        )
     try:
         return await life.classy.verify_app(
             client_id=form.client_id, client_secret=form.client_secret, organization_id=form.organization_id
