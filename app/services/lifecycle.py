@@ -150,6 +150,7 @@ async def _verify_and_store(
     await session.commit()
     if integration.status == S.CONNECTED:
         life.sync.wake()
+        view.sync_running = life.settings.scheduler_enabled  # the first run is requested: as `GET` says
     return view
 
 
@@ -284,7 +285,8 @@ async def resume(session: AsyncSession, life: Lifecycle, *, account: str, actor:
     await audit(session, integration, "resume", actor, now=now, details={"sync_trigger": "resume"})
     await session.commit()
     life.sync.wake()
-    return IntegrationView(integration)
+    # As `GET` says from now on: the requested run counts as running where a scheduler will take it.
+    return IntegrationView(integration, sync_running=life.settings.scheduler_enabled)
 
 
 async def disconnect(

@@ -43,7 +43,8 @@ async def test_records_changed_and_added_during_import_arrive_next_run(
     control.post("/faults", json={"kind": "latency", "rate": 1.0, "latency_ms": 40, "path_prefix": "/2.0/"})
     rng = random.Random(3)
     async with service(sync_settings(database_url, sandbox)) as client:
-        await connect(client, sandbox, org)
+        saved = await connect(client, sandbox, org)
+        assert saved["sync_running"] is True  # the first run is requested: Save says so, as GET does
         await wait_until(lambda: _running(client), timeout=30)
         # Change records in pages already read and not yet read, while the import runs.
         while (run := await latest_run(client)) is not None and run["status"] == "running":
@@ -93,6 +94,7 @@ async def test_pause_stops_fetching_and_resume_brings_every_change(
         assert data_requests(sandbox) == [], "nothing may be fetched while paused"
         resumed = await client.post("/api/v1/apps/classy/resume", headers=ADMIN)
         assert resumed.status_code == 200 and resumed.json()["badge"] == "Connected"
+        assert resumed.json()["sync_running"] is True  # the resume's run, as GET says from now on
         run = await wait_for_run(client, after_id=stopped["id"])
         # The interrupted first import continues, in a run named after what started it.
         assert run["status"] == "succeeded" and run["trigger"] == "resume", run
