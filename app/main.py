@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import console
+from app.api.auth_gate import AuthGateMiddleware
 from app.api.body_limit import BodyLimitMiddleware
 from app.api.error_handlers import install_error_handlers
 from app.api.guards import RejectNulQueryMiddleware
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     )
     install_error_handlers(app)
     app.add_middleware(RejectNulQueryMiddleware)
+    app.add_middleware(AuthGateMiddleware)  # 401/403 before the query guard and the body parser
     app.add_middleware(BodyLimitMiddleware)  # 1 MB, refused while reading, before any parsing
     app.include_router(api_router)
     app.include_router(console.router)  # the admin console (/console), not in OpenAPI

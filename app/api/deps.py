@@ -49,33 +49,42 @@ def get_lifecycle(runtime: RuntimeDep) -> Lifecycle:
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 
 
-def get_principal(
-    runtime: RuntimeDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The caller named by the bearer token; 401 when it is missing or invalid."""
-    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+def authenticate(runtime: Runtime, scheme: str | None, token: str | None) -> Principal:
+    """The caller a bearer token names; NotAuthenticatedError (401) when it is missing or invalid."""
+    if scheme is None or scheme.lower() != "bearer" or not token:
         raise NotAuthenticatedError("A bearer token is required (Authorization: Bearer <token>).")
     try:
         settings = runtime.settings
         return verify_token(
-            runtime.jwt_secret,
-            credentials.credentials,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
+            runtime.jwt_secret, token, audience=settings.jwt_audience, issuer=settings.jwt_issuer
         )
     except InvalidTokenError as exc:
         raise NotAuthenticatedError(str(exc), code="invalid_token") from exc
 
 
+def get_principal(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The caller named by the bearer token; 401 when it is missing or invalid."""
+    if credentials is None:
+        return authenticate(runtime, None, None)
+    return authenticate(runtime, credentials.scheme, credentials.credentials)
+
+
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def check_admin(principal: Principal) -> Principal:
+    """Only admins may change an integration (API.md §2): ForbiddenError (403) for a member."""
+    if not principal.is_admin:
+        raise ForbiddenError("This action needs the admin role; your token has the member role.")
+    return principal
 
 
 def require_admin(principal: PrincipalDep) -> Principal:
     """Only admins may change an integration (API.md §2)."""
-    if not principal.is_admin:
-        raise ForbiddenError("This action needs the admin role; your token has the member role.")
-    return principal
+    return check_admin(principal)
 
 
 AdminDep = Annotated[Principal, Depends(require_admin)]

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.security.tokens import issue_token
-from tests.conftest import JWT_SECRET, make_settings, running_app
+from tests.conftest import JWT_SECRET, bearer, make_settings, running_app
 
 APPS = "/api/v1/apps"
 
@@ -100,3 +100,27 @@ async def test_audience_and_issuer_are_checked_when_configured(strict_client: ht
     assert "'aud'" in (await refused(client, no_aud))["detail"]
     no_iss = jwt.encode(claims(aud="classy-sync"), JWT_SECRET, algorithm="HS256")
     assert "'iss'" in (await refused(client, no_iss))["detail"]
+
+
+async def test_the_caller_is_refused_before_the_body_or_query_is_read(client: httpx.AsyncClient) -> None:
+    """A broken body or query never hides a missing token (401) or a member's change (403)."""
+    broken = {"content-type": "application/json"}
+    member = {**bearer(role="member"), **broken}
+    for method, path in (("PUT", f"{APPS}/classy/credentials"), ("POST", f"{APPS}/classy/sync")):
+        anonymous = await client.request(method, path, content=b"{bad", headers=broken)
+        assert anonymous.status_code == 401, anonymous.text
+        assert anonymous.json()["code"] == "not_authenticated"
+        assert anonymous.headers["WWW-Authenticate"] == "Bearer"
+        forged = await client.request(method, path, content=b"{bad", headers={**header("x.y.z"), **broken})
+        assert forged.status_code == 401 and forged.json()["code"] == "invalid_token", forged.text
+        refused_member = await client.request(method, path, content=b"{bad", headers=member)
+        assert refused_member.status_code == 403 and refused_member.json()["code"] == "forbidden"
+        admin = await client.request(method, path, content=b"{bad", headers={**bearer(), **broken})
+        assert admin.status_code == 400 and admin.json()["code"] == "invalid_json", admin.text
+    nul = await client.get("/api/v1/contacts", params={"email": "a\x00b"})
+    assert nul.status_code == 401
+    assert (
+        await client.get("/api/v1/contacts", params={"email": "a\x00b"}, headers=bearer())
+    ).status_code == 422
+    # A member still reads.
+    assert (await client.get(f"{APPS}/classy", headers=bearer(role="member"))).status_code == 200
