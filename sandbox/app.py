@@ -287,9 +287,13 @@ def _install_data(app: FastAPI, store: SandboxStore) -> None:
             raise ApiError(400, {"errors": [str(exc)]}) from exc
         page, per_page = _int_param(qp.get("page"), 1), min(_int_param(qp.get("per_page"), 20), MAX_PER_PAGE)
         with store.lock:
-            if store.refuses(resource, filters, qp.get("sort")):
-                refused = f"This endpoint cannot be filtered or sorted that way: {resource}"
-                raise ApiError(400, {"errors": [refused]})
+            refused = store.refusal(resource, filters, qp.get("sort"))
+            if refused == 403:
+                forbidden = [{"action": "fetch", "entity": ENTITY[resource]}]
+                raise ApiError(403, {"error": "This action is unauthorized.", "permissions": forbidden})
+            if refused == 400:
+                unsortable = f"This endpoint cannot be filtered or sorted that way: {resource}"
+                raise ApiError(400, {"errors": [unsortable]})
             ignored = store.quirks.get(resource)
             conds = [] if ignored == "filter_and_sort" else conds
             sort = [] if ignored in ("filter_and_sort", "sort") else sort

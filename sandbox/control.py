@@ -24,9 +24,9 @@ Records (``{resource}`` ∈ supporters, transactions, registrations, recurring-d
 Quirks (off by default; cleared by reset)
 - ``POST /_sandbox/quirks`` ``{"resource": "registrations", "ignore": "filter_and_sort"|"sort"|null}`` → that
   list (in every organization) ignores ``filter`` and ``sort``, or only ``sort``, answering in id order;
-  ``{"resource": …, "refuse": "updated_at"|"filter_and_sort"}`` → it answers 400 to a ``filter`` or
-  ``sort`` naming ``updated_at``, or to any ``filter`` or ``sort``; neither given makes it honour them
-  again. ``GET /_sandbox/quirks`` lists them.
+  ``{"resource": …, "refuse": "updated_at"|"filter_and_sort"|"access"}`` → it answers 400 to a
+  ``filter`` or ``sort`` naming ``updated_at``, or to any ``filter`` or ``sort``, or 403 to any request
+  of that list; neither given makes it honour them again. ``GET /_sandbox/quirks`` lists them.
 
 Auth
 - ``POST /_sandbox/token-lifetime`` ``{"seconds": n}`` (new tokens only)

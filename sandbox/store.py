@@ -27,9 +27,10 @@ ORG_STEP = 1117
 # ``filter`` and ``sort`` parameters, or only ``sort``. A list that ignores sort answers in id order.
 # Or refuse with a 400 (the reference's answer to "malformed or invalid params", and it confirms
 # sorting and filtering by ``updated_at`` on only some lists): any ``filter`` or ``sort`` naming
-# ``updated_at``, or any ``filter`` or ``sort`` at all.
+# ``updated_at``, or any ``filter`` or ``sort`` at all. Or refuse the list itself with a 403 naming its
+# entity (``access``: the app's permissions leave that list out, the organization stays readable).
 QUIRKS = ("filter_and_sort", "sort")
-REFUSALS = ("updated_at", "filter_and_sort")
+REFUSALS = ("updated_at", "filter_and_sort", "access")
 
 
 @dataclass
@@ -160,13 +161,17 @@ class SandboxStore:
             else:
                 self.quirks[resource] = ignore if ignore is not None else f"refuse_{refuse}"
 
-    def refuses(self, resource: str, filters: list[str], sort: str | None) -> bool:
-        """Whether ``resource``'s list answers this query's ``filter``/``sort`` with a 400."""
+    def refusal(self, resource: str, filters: list[str], sort: str | None) -> int | None:
+        """The status ``resource``'s list refuses this query with (400 or 403), or None."""
         refusal = self.quirks.get(resource, "")
         asked = [*filters, *([sort] if sort else [])]
-        if refusal == "refuse_filter_and_sort":
-            return bool(asked)
-        return refusal == "refuse_updated_at" and any("updated_at" in part for part in asked)
+        if refusal == "refuse_access":
+            return 403
+        if refusal == "refuse_filter_and_sort" and asked:
+            return 400
+        if refusal == "refuse_updated_at" and any("updated_at" in part for part in asked):
+            return 400
+        return None
 
     def dedication(self, org_id: int, transaction_id: int) -> Row | None:
         """The dedication a transaction carries under ``with=dedication`` (None when it has none)."""

@@ -10,6 +10,7 @@ Hierarchy::
     ├── ClassyAuthError                  the token endpoint rejected the Client ID/Secret, code or
     │                                    refresh token; or a data call refused a fresh token twice
     ├── ClassyOrganizationAccessError    403: this app cannot read that organization
+    ├── ClassyListAccessError            403 for one list of a readable organization (raised by the sync)
     ├── ClassyNotFoundError              404
     ├── ClassyBadRequestError            other 4xx on a data call (Classy's message included)
     ├── ClassyRateLimitedError    (*)    429/503 still failing after retries
@@ -52,6 +53,11 @@ class ClassyOrganizationAccessError(ClassyError):
     ) -> None:
         super().__init__(sentence, status_code=status_code)
         self.organization_id = organization_id
+
+
+class ClassyListAccessError(ClassyError):
+    """Classy answered 403 for one list while the organization itself stays readable: the app's
+    permissions leave that list out (the 403's body names an entity). Only that list is affected."""
 
 
 class ClassyNotFoundError(ClassyError):

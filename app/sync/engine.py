@@ -27,6 +27,9 @@ from app.classy import (
     ClassyAuthError,
     ClassyBadRequestError,
     ClassyClient,
+    ClassyError,
+    ClassyListAccessError,
+    ClassyNotFoundError,
     ClassyOrganizationAccessError,
     Page,
 )
@@ -170,6 +173,8 @@ class IntegrationSync:
         self.pages_since_merge = 0
         self.contact_pages = 0  # pages that queued contacts, this run
         self._reading: set[str] = set()  # the streams still reading their lists
+        self._organization_probe = asyncio.Lock()
+        self._organization_read: bool | None = None  # None: not asked this run
         # Streams are read and written concurrently: each writes its own table and appends contact
         # keys to an unconstrained queue, so page transactions only queue briefly for the integration
         # row (the lease), never for a merge. Merges update contacts and donations: one at a time.
@@ -241,8 +246,34 @@ class IntegrationSync:
         self._reading.add(stream.name)
         try:
             await self._sync_stream(stream)
+        except ClassyOrganizationAccessError as exc:
+            # A 403 names one entity (CLASSY_API.md §5): permissions may leave one list out. Only
+            # when the organization itself is unreadable does it concern every stream.
+            if not await self._organization_readable():
+                raise
+            raise ClassyListAccessError(
+                "Classy does not allow this app to read them (HTTP 403), though it reads the "
+                "organization; check the app's permissions in Classy.",
+                status_code=exc.status_code,
+            ) from exc
         finally:
             self._reading.discard(stream.name)
+
+    async def _organization_readable(self) -> bool:
+        """Whether Classy lets this app read the organization (asked once a run, when a list says 403)."""
+        async with self._organization_probe:
+            if self._organization_read is None:
+                try:
+                    try:
+                        await self.client.get_organization(self.organization_id)
+                    except (ClassyNotFoundError, ClassyBadRequestError):  # not served (absent from the spec)
+                        await self.client.get_page(
+                            f"/organizations/{self.organization_id}/campaigns", per_page=1
+                        )
+                    self._organization_read = True
+                except ClassyError:
+                    self._organization_read = False
+            return self._organization_read
 
     def _last_paced_stream(self, stream: Stream) -> bool:
         """Whether no other stream is reading and Classy's rate limit sets the pace (MERGE_EVERY_PAGES)."""

@@ -277,3 +277,31 @@ async def test_a_whole_read_interrupted_by_a_pause_resumes_from_its_checkpoint(
     ]
     assert pages[0] != "1", pages  # the interrupted walk went on after its last committed page
     await assert_matches_sandbox(session, sandbox, org)
+
+
+async def test_a_list_the_apps_permissions_leave_out_fails_alone(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    """A 403 names one entity (CLASSY_API.md §5): while the organization stays readable, only that list
+    fails, the others are synced, and the integration stays connected (no admin action on the rest)."""
+    org = sandbox.organization_ids[0]
+    control = httpx.Client(base_url=sandbox.control_url)
+    control.post("/quirks", json={"resource": "registrations", "refuse": "access"}).raise_for_status()
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "failed", first
+        assert first["error"].startswith("Registrations could not be synced: Classy does not allow"), first
+        assert "The other lists were synced" in first["error"]
+        failed = {name for name, counts in first["streams"].items() if counts.get("error")}
+        assert failed == {"registrations"}, first["streams"]
+        status = (await client.get("/api/v1/apps/classy", headers=ADMIN)).json()
+        assert status["status"] == "connected" and status["badge"] == "Connected", status
+        supporters = (await session.execute(select(Supporter.classy_id))).scalars().all()
+        assert sorted(supporters) == sorted(r["id"] for r in _store(sandbox).dump(org, "supporters"))
+
+        # Once the app may read it again, the next run brings it.
+        control.post("/quirks", json={"resource": "registrations"}).raise_for_status()
+        second = await _sync(client, first)
+        assert second["status"] == "succeeded", (second["error"], second["streams"])
+        await assert_matches_sandbox(session, sandbox, org)
