@@ -56,9 +56,9 @@ from app.sync.isolation import StreamsFailed, run_isolated, stream_error
 from app.sync.outage import DatabaseLost, outage_ends_every_stream
 from app.sync.page_guard import PageGuard
 from app.sync.prefetch import prefetch_runs
-from app.sync.reconcile import RECONCILING_MODES, ReconcileHost, reconcile
+from app.sync.reconcile import RECONCILING_MODES, ReconcileHost, reconcile, reread_refunds
 from app.sync.rejects import Rejects
-from app.sync.streams import STREAMS, Stream
+from app.sync.streams import STREAMS, TRANSACTIONS, Stream
 from app.sync.window import SORT, Batch, UnorderedPageError, WindowReader, read_null_block
 
 logger = logging.getLogger(__name__)
@@ -153,8 +153,11 @@ class IntegrationSync:
         client: ClassyClient,
         stop: asyncio.Event | None = None,
         mode: str = "incremental",
+        trigger: str = "scheduled",
     ) -> None:
         self.ctx = ctx
+        self.trigger = trigger
+        self.last_synced_at = integration.last_synced_at
         self._commit_mode = DURABLE_COMMIT if ctx.settings.sync_durable_commits else ASYNC_COMMIT
         # incremental | reconcile | full: reconcile and full runs read fallback lists whole, then
         # reconcile (reconcile.py); a full run reads every list from the beginning.
@@ -241,6 +244,10 @@ class IntegrationSync:
         if self.mode in RECONCILING_MODES:
             for name, found in (await reconcile(self._reconcile_host(), STREAMS)).items():
                 self.counts[name].reconcile = found
+        elif self.trigger == "webhook" and self.last_synced_at is not None:
+            # The event may be a refund that did not move the transaction's updated_at.
+            since = self.last_synced_at - timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
+            await reread_refunds(self._reconcile_host(), TRANSACTIONS, since=since)
 
     async def _read_stream(self, stream: Stream) -> None:
         self._reading.add(stream.name)

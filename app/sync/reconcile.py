@@ -104,9 +104,24 @@ async def reconcile(host: ReconcileHost, streams: tuple[Stream, ...]) -> dict[st
 
 
 async def _reread_recent_transactions(host: ReconcileHost, stream: Stream) -> None:
-    since = (utc_now() - timedelta(days=host.settings.reconcile_lookback_days)).replace(microsecond=0)
+    since = utc_now() - timedelta(days=host.settings.reconcile_lookback_days)
+    await reread_transactions(host, stream, since=since, fields=("purchased_at", "refunded_at"))
+
+
+async def reread_refunds(host: ReconcileHost, stream: Stream, *, since: datetime) -> None:
+    """Re-read the transactions refunded since `since`: a webhook run's way to a refund that left
+    `updated_at` alone (CLASSY_API.md 7.1 leaves that open). Usually one request that finds nothing."""
+    await reread_transactions(host, stream, since=since, fields=("refunded_at",))
+
+
+async def reread_transactions(
+    host: ReconcileHost, stream: Stream, *, since: datetime, fields: tuple[str, ...]
+) -> None:
+    """Upsert the transactions whose `field` is at or after `since`, for each of `fields` (one filter
+    per request); a Classy that refuses the `refunded_at` filter only costs that part."""
+    since = since.replace(microsecond=0)
     path = stream.path(host.organization_id)
-    for field in ("purchased_at", "refunded_at"):
+    for field in fields:
         page_number = 1
         while True:
             try:

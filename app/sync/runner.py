@@ -93,7 +93,7 @@ async def run_integration(ctx: SyncContext, integration_id: int) -> str:
         return "skipped"
     bind_task_log_context(integration_id=integration_id, run_id=run.id)  # on every line of this run
     stop = ctx.stop_signals.arm(integration_id)
-    sync = IntegrationSync(ctx, integration, run.id, client, stop, mode=mode)
+    sync = IntegrationSync(ctx, integration, run.id, client, stop, mode=mode, trigger=run.trigger)
     lease = Heartbeat(ctx, integration_id, stop)
     heartbeat = asyncio.create_task(lease.run(), name=f"lease-heartbeat-{integration_id}")
     started = time.monotonic()

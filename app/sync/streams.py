@@ -73,3 +73,4 @@ STREAMS: tuple[Stream, ...] = (
     ),
     Stream("registrations", "registrations", REGISTRATION, feeds_contacts=True),
 )
+TRANSACTIONS = next(stream for stream in STREAMS if stream.resource == "transactions")

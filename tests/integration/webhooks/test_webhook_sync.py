@@ -92,6 +92,32 @@ async def test_a_delivered_event_brings_a_new_gift_into_the_api_within_10_second
         assert "classy_sync_webhook_to_api_seconds_count" in metrics
 
 
+async def test_a_refund_that_leaves_updated_at_alone_arrives_with_its_event(
+    live: LiveService, sandbox: SandboxHandle
+) -> None:
+    """Classy does not confirm that a refund moves `updated_at` (CLASSY_API.md 7.1): the run an event
+    starts re-reads the transactions refunded since the last sync, so the refund is served within 10 s
+    all the same (the daily reconcile is no longer the only way in)."""
+    store = sandbox.store
+    assert store is not None
+    org = sandbox.organization_ids[0]
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=30) as client:
+        await _idle_after_first_sync(client, sandbox)
+        await _register(client, sandbox)
+        gift = next(t for t in store.dump(org, "transactions") if t["status"] == "success")
+        started = time.monotonic()
+        await asyncio.to_thread(store.refund, org, gift["id"], touch_updated_at=False)
+
+        async def refunded() -> bool:
+            params = {"status": "refunded", "limit": 500}
+            page = (await client.get("/api/v1/donations", headers=ADMIN, params=params)).json()
+            return gift["id"] in {d["classy_transaction_id"] for d in page["items"]}
+
+        await wait_until(refunded, timeout=10, interval=0.1)
+        assert time.monotonic() - started < 10
+        assert (await _runs(client))[0]["trigger"] == "webhook"
+
+
 async def test_a_burst_of_50_deliveries_starts_at_most_two_runs(
     live: LiveService, sandbox: SandboxHandle
 ) -> None:
