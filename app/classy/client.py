@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -198,6 +199,10 @@ class ClassyClient:
                 f"Classy answered {path} with something that is not a list page."
             ) from None
         if result.current_page != page:
+            if page > result.last_page and result.current_page == result.last_page:
+                # Past the end (records left the list since the previous page): some servers answer
+                # with their last page instead of an empty one. Nothing lies at the page asked for.
+                return replace(result, current_page=page, next_page_url=None, data=[])
             raise ignores_page_error(path, page, result.current_page)
         return result
 

@@ -78,6 +78,15 @@ async def test_server_ignoring_page_param_cannot_loop_forever(classy: respx.Mock
     assert route.call_count == 2  # not retried: the same request would bring the same page
 
 
+async def test_a_page_past_the_end_answered_with_the_last_page_is_empty(classy: respx.MockRouter) -> None:
+    """Records left the list since page 2 was counted: a server that answers page 3 with its last page
+    (2) holds nothing at page 3, rather than ignoring the page parameter."""
+    serve(classy, {3: page_json(2, 2, [{"id": 7}])})
+    async with make_client() as client:
+        page = await client.get_page(PATH, page=3)
+    assert (page.current_page, page.data, page.is_last) == (3, [], True)
+
+
 async def test_envelope_numbers_given_as_strings_and_missing_next_url(classy: respx.MockRouter) -> None:
     first = page_json(1, 2, [{"id": 1}])
     first.update(per_page="100", last_page="2", total="2")
