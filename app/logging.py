@@ -265,6 +265,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
+class _RefusalAlreadySaid(logging.Filter):
+    """Drops uvicorn's traceback of a refusal to start: its one sentence is already logged (API.md §3)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "app.settings.ConfigurationError" not in record.getMessage()
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Route all logging (ours, uvicorn's, SQLAlchemy's) through the redacting JSON formatter."""
     handler = logging.StreamHandler(sys.stderr)
@@ -276,6 +283,9 @@ def configure_logging(level: str = "INFO") -> None:
         logger = logging.getLogger(name)
         logger.handlers = []
         logger.propagate = True
+    refusal = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _RefusalAlreadySaid) for f in refusal.filters):
+        refusal.addFilter(_RefusalAlreadySaid())
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # SQLAlchemy logs statements at INFO: never, whatever LOG_LEVEL says (they describe donor data).
     logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)

@@ -220,3 +220,4 @@ def test_production_refuses_a_weak_secret_with_one_sentence(image_root: Path) ->
         "classy-sync refuses to start: JWT_SECRET must be at least 32 bytes long when APP_ENV=production "
         "(a short secret can be cracked offline from one token)."
     )
+    assert "Traceback" not in result.stderr.decode()  # the sentence alone, not uvicorn's traceback of it
