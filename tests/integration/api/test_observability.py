@@ -125,7 +125,9 @@ async def test_metrics_carry_freshness_build_and_pacing(
             text("UPDATE integration SET status = 'paused', last_synced_at = :s WHERE account = 'globex'"),
             {"s": now - timedelta(days=30)},
         )
-    waits_before = sample(await metrics(client), "classy_sync_classy_ratelimit_waits_total")
+    before = await metrics(client)
+    waits_before = sample(before, "classy_sync_classy_ratelimit_waits_total")
+    waited_before = sample(before, "classy_sync_classy_ratelimit_wait_seconds_total")
 
     async def no_sleep(_: float) -> None:
         return None
@@ -140,4 +142,6 @@ async def test_metrics_carry_freshness_build_and_pacing(
     assert sample(body, "classy_sync_integrations", status="connected") == 1
     assert sample(body, "classy_sync_integrations", status="paused") == 1
     assert 'classy_sync_build_info{commit="' in body and 'version="' in body
-    assert sample(body, "classy_sync_classy_ratelimit_wait_seconds_total") >= 1.0
+    # About a second: one second after the first request, less the microseconds spent in between.
+    waited = sample(body, "classy_sync_classy_ratelimit_wait_seconds_total") - waited_before
+    assert 0.9 <= waited <= 1.0, waited
