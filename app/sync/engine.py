@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -58,10 +58,15 @@ from app.sync.page_guard import PageGuard
 from app.sync.prefetch import prefetch_runs
 from app.sync.reconcile import RECONCILING_MODES, ReconcileHost, reconcile, reread_refunds
 from app.sync.rejects import Rejects
+from app.sync.rejects import split as split_rejects
 from app.sync.streams import STREAMS, TRANSACTIONS, Stream
 from app.sync.window import SORT, Batch, UnorderedPageError, WindowReader, read_null_block
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Runs that re-read recent refunds after their lists: an event may be about a refund that left the
+# transaction's updated_at alone (CLASSY_API.md 7.1). Other incremental runs leave that to the reconcile.
+REFUND_REREAD_TRIGGERS = frozenset({"webhook"})
 
 PER_PAGE = 100
 # Contacts touched by pages are queued with each page and merged, beside the streams, once this many
@@ -157,7 +162,8 @@ class IntegrationSync:
     ) -> None:
         self.ctx = ctx
         self.trigger = trigger
-        self.last_synced_at = integration.last_synced_at
+        # Where the last complete read of transactions ended (read with the cursors when the run starts).
+        self._refunds_read_through: datetime | None = None
         self._commit_mode = DURABLE_COMMIT if ctx.settings.sync_durable_commits else ASYNC_COMMIT
         # incremental | reconcile | full: reconcile and full runs read fallback lists whole, then
         # reconcile (reconcile.py); a full run reads every list from the beginning.
@@ -217,6 +223,9 @@ class IntegrationSync:
             self._cursors = await sync_state.get_cursors(
                 session, integration_id=self.integration_id, organization_id=self.organization_id
             )
+        transactions = self._cursors.get(TRANSACTIONS.name)
+        if transactions is not None:
+            self._refunds_read_through = sync_state.checkpoint_of(transactions).completed_through
         jobs = {stream.name: outage_ends_every_stream(self._read_stream(stream)) for stream in STREAMS}
         failures = await run_isolated(jobs, fatal=STOPS_EVERY_STREAM)
         await self._merges.settle()
@@ -244,10 +253,13 @@ class IntegrationSync:
         if self.mode in RECONCILING_MODES:
             for name, found in (await reconcile(self._reconcile_host(), STREAMS)).items():
                 self.counts[name].reconcile = found
-        elif self.trigger == "webhook" and self.last_synced_at is not None:
-            # The event may be a refund that did not move the transaction's updated_at.
-            since = self.last_synced_at - timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
+        elif self.trigger in REFUND_REREAD_TRIGGERS and self._refunds_read_through is not None:
+            # The event may be a refund that did not move the transaction's updated_at: re-read what
+            # was refunded since the previous read of transactions ended (its window's end, the start
+            # of the run that made it), so a refund during a long run is not left to the reconcile.
+            since = self._refunds_read_through - timedelta(seconds=self.ctx.settings.sync_lookback_seconds)
             await reread_refunds(self._reconcile_host(), TRANSACTIONS, since=since)
+            await self._merge_contacts(if_queued=True)
 
     async def _read_stream(self, stream: Stream) -> None:
         self._reading.add(stream.name)
@@ -256,7 +268,7 @@ class IntegrationSync:
         except ClassyOrganizationAccessError as exc:
             # A 403 names one entity (CLASSY_API.md §5): permissions may leave one list out. Only
             # when the organization itself is unreadable does it concern every stream.
-            if not await self._organization_readable():
+            if await self._organization_readable() is False:
                 raise
             raise ClassyListAccessError(
                 "Classy does not allow this app to read them (HTTP 403), though it reads the "
@@ -266,20 +278,22 @@ class IntegrationSync:
         finally:
             self._reading.discard(stream.name)
 
-    async def _organization_readable(self) -> bool:
-        """Whether Classy lets this app read the organization (asked once a run, when a list says 403)."""
+    async def _organization_readable(self) -> bool | None:
+        """Whether Classy lets this app read the organization (asked once a run, when a list says 403);
+        None when the question got no answer (Classy busy or failing): only that list fails then."""
         async with self._organization_probe:
             if self._organization_read is None:
+                campaigns = f"/organizations/{self.organization_id}/campaigns"
                 try:
                     try:
-                        await self.client.get_organization(self.organization_id)
+                        await self._unless_stopped(self.client.get_organization(self.organization_id))
                     except (ClassyNotFoundError, ClassyBadRequestError):  # not served (absent from the spec)
-                        await self.client.get_page(
-                            f"/organizations/{self.organization_id}/campaigns", per_page=1
-                        )
+                        await self._unless_stopped(self.client.get_page(campaigns, per_page=1))
                     self._organization_read = True
-                except ClassyError:
+                except (ClassyOrganizationAccessError, ClassyNotFoundError):
                     self._organization_read = False
+                except ClassyError:
+                    return None
             return self._organization_read
 
     def _last_paced_stream(self, stream: Stream) -> bool:
@@ -287,7 +301,15 @@ class IntegrationSync:
         return self._reading <= {stream.name} and self.client.limiter.pacing
 
     async def _commit_records(self, stream: Stream, records: list[dict[str, Any]]) -> None:
-        await self._commit(stream, records, None)
+        """Upsert records read outside a stream's pages (reconcile, refunds, donors, retried rejects).
+
+        Like a page's, the records that cannot be identified or placed are set aside, never written:
+        one such record must not fail the run (API.md §4).
+        """
+        good, bad = split_rejects(stream, records)
+        await self.rejects.save(stream, bad)
+        if good or not bad:
+            await self._commit(stream, good, None)
 
     def _rejected(self, stream: Stream, count: int) -> None:
         self.counts[stream.name].rejected += count
@@ -318,6 +340,8 @@ class IntegrationSync:
             try:
                 await self._read_nulls(stream, floor)
             except ClassyBadRequestError as exc:  # refuses to sort by updated_at: fallback reads hold nulls
+                if exc.status_code != 400:
+                    raise
                 cp = await self._fall_back(stream, cp, exc)
         while True:
             resumed = cp.in_progress
@@ -351,8 +375,8 @@ class IntegrationSync:
                         empty = 0
                     cp = group[-1].checkpoint
             except (UnorderedPageError, ClassyBadRequestError) as exc:
-                if isinstance(exc, ClassyBadRequestError) and cp.fallback == sync_state.WHOLE:
-                    raise  # refused even as a plain walk of the list: nothing is left to fall back to
+                if isinstance(exc, ClassyBadRequestError) and not fallback.refuses_query(exc, cp):
+                    raise
                 cp = await self._fall_back(stream, cp, exc)
                 continue
             caught_up = cp.window_end is not None and cp.window_end >= self.window_end
@@ -464,7 +488,7 @@ class IntegrationSync:
             if records:
                 await self._commit(stream, records, None)
 
-    async def _unless_stopped(self, request: Coroutine[Any, Any, Page]) -> Page:
+    async def _unless_stopped(self, request: Coroutine[Any, Any, T]) -> T:
         """Run a Classy request, abandoning it (and its retry waits) as soon as a stop is requested."""
         fetching = asyncio.ensure_future(request)
         if not self.stop.is_set():

@@ -82,6 +82,14 @@ def next_read(
     return replace(start, window_start=window_end, read=BY_ID, position_id=cp.after_id or 0)
 
 
+def refuses_query(exc: ClassyBadRequestError, cp: Checkpoint) -> bool:
+    """Whether a 4xx on the read `cp` stands at is Classy refusing our filter or sort, which a fallback
+    read can avoid: only a 400 (not a 405, 409 or 422), and not on the whole walk itself (which
+    retries without `sort` inside)."""
+    whole_walk = cp.read == WHOLE and cp.fallback == WHOLE
+    return exc.status_code == 400 and not whole_walk
+
+
 def fall_back(cp: Checkpoint, failed_read: str, now: datetime) -> Checkpoint:
     """The checkpoint once `failed_read` met a page that ignores our query: no read in progress."""
     level = BY_ID if failed_read == INCREMENTAL else WHOLE
@@ -171,8 +179,8 @@ async def read_whole(fetch: FetchQuery, cp: Checkpoint) -> AsyncIterator[Batch]:
     while True:
         try:
             page = await fetch(page_number, None, sort)
-        except ClassyBadRequestError:
-            if sort is None:
+        except ClassyBadRequestError as exc:
+            if sort is None or exc.status_code != 400:
                 raise
             # The list refuses even an id order: walk it in its own, this pass again from page 1.
             sort, page_number, pass_ids, served, total_at_start = None, 1, set(), {}, None

@@ -138,7 +138,9 @@ async def reread_transactions(
             except ClassyBadRequestError:
                 if field == "purchased_at":
                     raise
-                logger.warning("Classy refused a refunded_at filter; refunds are re-read by purchase date")
+                logger.warning(
+                    "Classy refused a refunded_at filter; refunds arrive with updated_at, or by purchase date"
+                )
                 break
             if page.data:
                 await host.commit(stream, page.data)

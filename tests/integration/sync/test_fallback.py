@@ -150,6 +150,20 @@ async def test_a_list_refusing_our_query_with_a_400_falls_back_and_is_read_compl
         third = await _sync(client, second, mode="reconcile")
         assert third["status"] == "succeeded", (third["error"], third["streams"])
         assert third["streams"][resource]["reconcile"]["deleted"] == 1, third["streams"][resource]
+
+        # A day on, the run tries the updated_at window again: refused again, it falls back again.
+        for _ in range(2):
+            await session.execute(
+                text(
+                    "UPDATE sync_cursor SET state = jsonb_set(state, '{fallback_checked_at}', "
+                    "to_jsonb('2000-01-01T00:00:00+00:00'::text)) WHERE stream = :stream"
+                ),
+                {"stream": resource},
+            )
+            await session.commit()
+            third = await _sync(client, third)
+            assert third["status"] == "succeeded", (third["error"], third["streams"][resource])
+            assert _reads(third)[resource] == "whole"
         model = {**MODELS, "transactions": Donation}[resource]
         key = model.classy_transaction_id if model is Donation else model.classy_id
         session.expire_all()

@@ -140,3 +140,32 @@ async def test_more_than_a_page_of_records_without_an_id_never_ends_the_read_ear
     assert len(run["rejected"]) == 100  # the first 100 listed; the count holds them all
     ours = set((await session.execute(select(Supporter.classy_id))).scalars())
     assert ours == {r["id"] for r in ordered} - set(idless)
+
+
+async def test_a_refund_reread_sets_aside_a_record_it_cannot_identify(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    """The refunds a reconcile (or webhook) run re-reads outside the lists' pages are screened like
+    pages: a refunded transaction served without an id is set aside, and the run still succeeds."""
+    org = sandbox.organization_ids[0]
+    store = sandbox.store
+    assert store is not None
+    control = httpx.Client(base_url=sandbox.control_url)
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded", (first["error"], first)
+        refunded, idless = [t["id"] for t in store.dump(org, "transactions") if t["status"] == "success"][:2]
+        for gift in (refunded, idless):
+            store.refund(org, gift, touch_updated_at=False)  # only the refund re-read can find them
+        control.post(f"/organizations/{org}/transactions/{idless}/render", json={"unset": ["id"]})
+        response = await client.post("/api/v1/apps/classy/sync", headers=ADMIN, json={"mode": "reconcile"})
+        assert response.status_code == 202
+        second = await wait_for_run(client, after_id=first["id"])
+        assert second["status"] == "succeeded", (second["error"], second["streams"])
+        assert second["streams"]["transactions"]["rejected"] == 1, second["streams"]["transactions"]
+        assert [r["reason"] for r in second["rejected"]] == [NO_ID]
+    status = (
+        await session.execute(select(Donation.status).where(Donation.classy_transaction_id == refunded))
+    ).scalar_one()
+    assert status == "refunded"
