@@ -184,7 +184,10 @@ async def _walk_ids(host: ReconcileHost, stream: Stream, path: str, result: dict
         )
         ids = _ordered_ids(page.data, after=last)
         at_end = page.is_last or not ids
-        await _mark(host, stream, result, low=last, high=None if at_end else ids[-1], ids=ids)
+        if len(ids) == len(page.data):
+            await _mark(host, stream, result, low=last, high=None if at_end else ids[-1], ids=ids)
+        # else: a record came without an id. It may be one of our rows, served oddly this once (it is
+        # set aside when read): marking its range could mark it deleted, so this range waits.
         if at_end:
             return
         last = ids[-1]
@@ -230,7 +233,7 @@ async def _every_id(host: ReconcileHost, path: str) -> set[int] | None:
             if page.is_last or not page.data:
                 break
             page_number += 1
-        if page.total == total == served and len(ids) == identified:
+        if page.total == total == served == identified == len(ids):  # a record without an id: see _walk_ids
             return ids
     return None
 
@@ -242,7 +245,7 @@ def _ordered_ids(records: list[dict[str, Any]], *, after: int) -> list[int]:
     for record in records:
         value = record.get("id")
         if isinstance(value, bool) or not isinstance(value, int):
-            continue  # a record Classy cannot identify is not one of our rows either
+            continue  # not an id to walk on (the caller marks nothing in this page's range)
         if value <= (ids[-1] if ids else after):
             raise UnorderedPageError(
                 "Classy answered an id walk with a page that is not sorted by id above the last one."
