@@ -9,7 +9,9 @@ This reader never trusts a page number across changes (docs/reading-a-changing-c
 * when a whole page shares the lower bound's second (a bulk import), re-anchoring cannot move, so the
   block is walked by page number and then **walked once more**, taking ids not seen yet: records only
   ever leave a block (an update moves them past the window end or later in it), so the second pass
-  catches whatever a departure shifted past us; then the read continues with `updated_at>` the block;
+  catches whatever a departure shifted past us; while a later pass still finds such records, the
+  departures may have gone on during it too, so the block is walked again (at most MAX_BLOCK_PASSES);
+  then the read continues from the block's next second;
 * the window ends at the run's start: records changed after it are the next run's work.
 
 Each page is checked against the query: a record outside the filter, a page out of order, or totals
@@ -39,6 +41,8 @@ __all__ = ["SORT", "Batch", "Checkpoint", "UnorderedPageError", "WindowReader", 
 
 SORT = "updated_at:asc,id:asc"
 ONE_SECOND = timedelta(seconds=1)
+# A block is walked twice, and again while a pass still finds records the previous ones missed.
+MAX_BLOCK_PASSES = 4
 Fetch = Callable[[int, str | None], Awaitable[Page]]
 
 
@@ -161,7 +165,7 @@ class WindowReader:
     async def _walk_block(
         self, block_ts: datetime, *, first_page_ids: set[int] | None
     ) -> AsyncIterator[Batch]:
-        """Two passes over the records stamped within second `block_ts`; afterwards continue after it.
+        """Two or more passes over the records stamped within second `block_ts`; then continue after it.
 
         `first_page_ids` are the ids of page 1, just read by the caller; None means we resume a walk
         from the checkpoint (its seen-set is gone, so pass 2 re-takes everything: harmless upserts).
@@ -172,10 +176,9 @@ class WindowReader:
         else:
             start_pass, start_page = 1, 2
         flt = condition("updated_at", ">=", block_ts)
-        for pass_number in (1, 2):
-            if pass_number < start_pass:
-                continue
-            page_number = start_page if pass_number == start_pass else 1
+        pass_number, page_number = start_pass, start_page
+        while True:
+            found = 0  # ids this pass took that no earlier pass had seen
             while True:
                 page = await self._fetch(page_number, flt)
                 in_block = [
@@ -183,6 +186,7 @@ class WindowReader:
                 ]
                 take = [r for r in in_block if _id(r) not in seen]
                 seen.update(_id(r) for r in in_block)
+                found += len(take) if pass_number > 1 else 0
                 max_id = max([_id(r) for r in take], default=self._cp.position_id or 0)
                 self._cp = replace(
                     self._cp,
@@ -195,6 +199,11 @@ class WindowReader:
                 if page.is_last or len(in_block) < len(page.data):
                     break
                 page_number += 1
+            # A later pass that still found records means departures shifted pages during the one
+            # before, and maybe during this one too: walk again, while that goes on (a few passes).
+            if pass_number >= 2 and (found == 0 or pass_number >= MAX_BLOCK_PASSES):
+                break
+            pass_number, page_number = pass_number + 1, 1
         self._cp = replace(self._cp, position_ts=block_ts, block_pass=0, block_page=None)
 
 
