@@ -321,8 +321,8 @@ async def _misses_under_heavy_churn(seed: int, millis: bool) -> set[int]:
 async def test_blocks_are_walked_again_while_records_keep_leaving_them() -> None:
     """Departures during the second pass over a block shift records past it too. Over these 200 lists
     (blocks of dozens of pages, about one update per request), two passes left a record unread in 15;
-    walking again while a pass still finds records leaves at most one such list (the reconcile's count
-    check is the net below that)."""
+    walking again while a pass still finds records leaves at most one such list (a record skipped by two
+    passes in a row while the later one found nothing new)."""
     missed = [
         (seed, millis)
         for millis in (False, True)
