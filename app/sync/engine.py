@@ -326,6 +326,7 @@ class IntegrationSync:
             commit=self._commit_records,
             guard=self._record_progress,
             merge_contacts=self._merge_contacts,
+            history_floor=None if self.mode == "full" else self.history_floor_at,
         )
 
     async def _sync_stream(self, stream: Stream) -> None:

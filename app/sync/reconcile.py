@@ -13,8 +13,9 @@ confirmed (CLASSY_API.md 7.1). So a `reconcile` (or `full`) run, once its stream
    100 a page: keyset, so records deleted or added during the walk cannot shift one out of sight) and
    marks our rows in each walked range that Classy did not return; rows Classy returns again are
    unmarked. (The reference declares `fields` on none of these lists, so the pages carry whole
-   records.) A list that refuses or ignores the id walk is listed whole, in its own order, and marked
-   only from a pass that nothing shifted.
+   records: those we hold no row for, which the incremental reads missed, are brought in.) A list
+   that refuses or ignores the id walk is listed whole, in its own order, and marked only from a pass
+   that nothing shifted.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from app.db.base import utc_now
 from app.db.models import Integration
 from app.db.repositories import deletions
 from app.settings import Settings
-from app.sync.fallback import MAX_WHOLE_PASSES
+from app.sync.fallback import MAX_WHOLE_PASSES, after_floor
 from app.sync.streams import Stream
 from app.sync.window import UnorderedPageError
 
@@ -87,6 +88,8 @@ class ReconcileHost:
     guard: Callable[[AsyncSession], Awaitable[None]]
     # Merges the contacts queued so far (marks included).
     merge_contacts: Callable[[], Awaitable[None]]
+    # A switched organization's history floor (None: the whole history is wanted, as in a full run).
+    history_floor: datetime | None = None
 
 
 async def reconcile(host: ReconcileHost, streams: tuple[Stream, ...]) -> dict[str, dict[str, Any]]:
@@ -179,11 +182,17 @@ async def _walk_ids(host: ReconcileHost, stream: Stream, path: str, result: dict
     while True:
         page = await host.request(
             host.client.get_page(
-                path, page=1, per_page=WALK_PER_PAGE, filter=condition("id", ">", last), sort=ID_SORT
+                path,
+                page=1,
+                per_page=WALK_PER_PAGE,
+                filter=condition("id", ">", last),
+                sort=ID_SORT,
+                with_=stream.with_,  # whole records as the reads store them, should one be lacking
             )
         )
         ids = _ordered_ids(page.data, after=last)
         at_end = page.is_last or not ids
+        await _bring_in_missing(host, stream, page.data, ids)
         if len(ids) == len(page.data):
             await _mark(host, stream, result, low=last, high=None if at_end else ids[-1], ids=ids)
         # else: a record came without an id. It may be one of our rows, served oddly this once (it is
@@ -191,6 +200,28 @@ async def _walk_ids(host: ReconcileHost, stream: Stream, path: str, result: dict
         if at_end:
             return
         last = ids[-1]
+
+
+async def _bring_in_missing(
+    host: ReconcileHost, stream: Stream, records: list[dict[str, Any]], ids: list[int]
+) -> None:
+    """Upsert the walked records we hold no row for: a record the incremental reads missed (a rare
+    shift in a heavily churned one-second block) arrives here, screened like any page. Records older
+    than a switched organization's history floor stay out, as they do everywhere else."""
+    if not ids:
+        return
+    async with host.sessionmaker() as session:
+        held = await deletions.held_ids(
+            session, stream.mapping, account=host.account, organization_id=host.organization_id, ids=ids
+        )
+    lacked = set(ids) - held
+    floor = None if stream.whole_history else host.history_floor
+    missing = after_floor([r for r in records if _walk_id(r) in lacked], floor)
+    if missing:
+        logger.warning(
+            "%s: the id walk found %d records we lacked; bringing them in", stream.name, len(missing)
+        )
+        await host.commit(stream, missing)
 
 
 async def _mark(
@@ -238,13 +269,19 @@ async def _every_id(host: ReconcileHost, path: str) -> set[int] | None:
     return None
 
 
+def _walk_id(record: dict[str, Any]) -> int | None:
+    """The record's id when it is an integer (a bool is not), else None."""
+    value = record.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _ordered_ids(records: list[dict[str, Any]], *, after: int) -> list[int]:
     """The page's ids, checked to be above `after` and ascending: a server that ignored the filter or
     the sort would otherwise make us mark records that exist."""
     ids: list[int] = []
     for record in records:
-        value = record.get("id")
-        if isinstance(value, bool) or not isinstance(value, int):
+        value = _walk_id(record)
+        if value is None:
             continue  # not an id to walk on (the caller marks nothing in this page's range)
         if value <= (ids[-1] if ids else after):
             raise UnorderedPageError(

@@ -53,6 +53,18 @@ async def live_count(
     return int((await session.execute(statement, params)).scalar_one())
 
 
+async def held_ids(
+    session: AsyncSession, mapping: ResourceMapping, *, account: str, organization_id: int, ids: list[int]
+) -> set[int]:
+    """Which of these Classy ids we hold a row for in the organization (marked deleted or not)."""
+    statement = text(
+        f"SELECT {mapping.key_column} FROM {mapping.table} WHERE account = :account "
+        f"AND organization_id = :organization_id AND {mapping.key_column} = ANY(:ids)"
+    )
+    params = {"account": account, "organization_id": organization_id, "ids": ids}
+    return {int(value) for value in (await session.execute(statement, params)).scalars()}
+
+
 # The people a marked or unmarked row stands for, as the contact merge's queue keys (records.py).
 _PEOPLE_KEYS = {
     "supporter": [

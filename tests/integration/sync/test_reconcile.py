@@ -280,3 +280,52 @@ async def test_sync_mode_must_be_known(db: AsyncEngine, database_url: str, sandb
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "validation_error" and "mode" in body["detail"] and body["detail"].endswith(".")
+
+
+async def test_a_reconcile_brings_in_records_the_incremental_reads_missed(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    """Counts that differ the other way (Classy holds records we lack: a shift in a heavily churned
+    one-second block can leave one unread) make the id walk upsert those records, not only mark."""
+    org = sandbox.organization_ids[0]
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded", (first["error"], first)
+        lost_gift = _store(sandbox).dump(org, "transactions")[7]["id"]
+        lost_registrant = _store(sandbox).dump(org, "registrations")[3]["id"]
+        # As if the reads had never seen them.
+        await session.execute(text("DELETE FROM donation WHERE classy_transaction_id = :i"), {"i": lost_gift})
+        await session.execute(text("DELETE FROM registration WHERE classy_id = :i"), {"i": lost_registrant})
+        await session.commit()
+        plain = await _sync(client, "incremental", first["id"])
+        run = await _sync(client, "reconcile", plain["id"])
+        assert run["streams"]["transactions"]["inserted"] == 1, run["streams"]["transactions"]
+        assert run["streams"]["registrations"]["inserted"] == 1, run["streams"]["registrations"]
+        assert run["streams"]["transactions"]["reconcile"]["deleted"] == 0
+        await assert_matches_sandbox(session, sandbox, org)
+
+
+async def test_a_reconcile_after_a_switch_leaves_the_older_history_out(
+    db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
+) -> None:
+    """The id walk brings in records we lack, but never a switched organization's older history."""
+    org_a, org_b = sandbox.organization_ids[:2]
+    store = _store(sandbox)
+    async with service(sync_settings(database_url, sandbox)) as client:
+        await connect(client, sandbox, org_a)
+        first = await wait_for_run(client)
+        assert first["status"] == "succeeded"
+        await client.post("/api/v1/apps/classy/disconnect", headers=ADMIN)
+        recent = store.dump(org_b, "supporters")[0]["id"]
+        store.update(org_b, "supporters", recent, {"city": "Recent"})
+        await reconnect(client, sandbox, org_b)
+        switched = await wait_for_run(client, after_id=first["id"])
+        assert switched["status"] == "succeeded" and switched["streams"]["supporters"]["inserted"] == 1
+        run = await _sync(client, "reconcile", switched["id"])
+        supporters = run["streams"]["supporters"]
+        assert supporters["reconcile"]["walked"] and supporters["inserted"] == 0, supporters
+    held = await session.scalar(
+        select(func.count()).select_from(Supporter).where(Supporter.organization_id == org_b)
+    )
+    assert held == 1
