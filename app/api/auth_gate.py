@@ -5,7 +5,7 @@ request's JSON body before it solves them, and the query guards run before routi
 token who sent a broken body got a 400 about the body, and a member got a 400 instead of a 403. Here
 every `/api/v1` request is refused first for a missing or invalid token (401), and every change (any
 method but GET, HEAD and OPTIONS) for a member (403): every such route is an admin's (API.md §2:
-"member may read"). The route's dependency still names the caller as before.
+"member may read"). The route's dependency takes the caller found here (the token is checked once).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.deps import authenticate, check_admin
+from app.api.deps import PRINCIPAL, authenticate, check_admin
 from app.errors import AppError
 from app.runtime import Runtime
 
@@ -44,6 +44,7 @@ class AuthGateMiddleware:
             body = {"detail": exc.detail, "code": exc.code}
             await JSONResponse(body, status_code=exc.status_code, headers=headers)(scope, receive, send)
             return
+        scope.setdefault("state", {})[PRINCIPAL] = principal  # the route's dependency takes it from here
         await self.app(scope, receive, send)
 
 

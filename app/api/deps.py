@@ -49,6 +49,10 @@ def get_lifecycle(runtime: RuntimeDep) -> Lifecycle:
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 
 
+# Where the auth gate leaves the caller it checked, in the request's state.
+PRINCIPAL = "principal"
+
+
 def authenticate(runtime: Runtime, scheme: str | None, token: str | None) -> Principal:
     """The caller a bearer token names; NotAuthenticatedError (401) when it is missing or invalid."""
     if scheme is None or scheme.lower() != "bearer" or not token:
@@ -63,10 +67,17 @@ def authenticate(runtime: Runtime, scheme: str | None, token: str | None) -> Pri
 
 
 def get_principal(
+    request: Request,
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    """The caller named by the bearer token; 401 when it is missing or invalid."""
+    """The caller named by the bearer token; 401 when it is missing or invalid.
+
+    Under /api/v1 the auth gate (auth_gate.py) has already checked the token: its caller is reused.
+    """
+    checked = getattr(request.state, PRINCIPAL, None)
+    if isinstance(checked, Principal):
+        return checked
     if credentials is None:
         return authenticate(runtime, None, None)
     return authenticate(runtime, credentials.scheme, credentials.credentials)

@@ -26,7 +26,9 @@ from pydantic import ValidationError
 from .backoff import full_jitter, retry_after_seconds
 from .errors import (
     ClassyAuthError,
+    ClassyBadRequestError,
     ClassyError,
+    ClassyNotFoundError,
     ClassyRateLimitedError,
     ClassyServerError,
     ClassyUnreachableError,
@@ -178,6 +180,17 @@ class ClassyClient:
             raise ClassyServerError(
                 f"Classy answered {path} with something that is not an organization."
             ) from None
+
+    async def read_organization(self, organization_id: int) -> None:
+        """Prove the app may read the organization; raises the Classy error that says otherwise.
+
+        GET /organizations/{id} is missing from Classy's published spec: where it is not served (404 or
+        400), one record of an org-scoped list answers the same question (404 unknown, 403 not linked).
+        """
+        try:
+            await self.get_organization(organization_id)
+        except (ClassyNotFoundError, ClassyBadRequestError):
+            await self.get_page(f"/organizations/{int(organization_id)}/campaigns", per_page=1)
 
     async def get_page(
         self,

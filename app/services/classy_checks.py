@@ -128,12 +128,7 @@ def _token_error(exc: ClassyError, sentence: str, code: str) -> AppError:
 
 async def _read_organization(classy: ClassyClient, organization_id: int) -> None:
     try:
-        try:
-            await classy.get_organization(organization_id)
-        except (ClassyNotFoundError, ClassyBadRequestError):
-            # GET /organizations/{id} is missing from Classy's published spec: where it is not served,
-            # one record of an org-scoped list answers the same question (404 unknown, 403 not linked).
-            await classy.get_page(f"/organizations/{organization_id}/campaigns", per_page=1)
+        await classy.read_organization(organization_id)
     except (ClassyOrganizationAccessError, ClassyNotFoundError, ClassyBadRequestError):
         raise organization_error(organization_id) from None
     except ClassyAuthError:

@@ -283,12 +283,8 @@ class IntegrationSync:
         None when the question got no answer (Classy busy or failing): only that list fails then."""
         async with self._organization_probe:
             if self._organization_read is None:
-                campaigns = f"/organizations/{self.organization_id}/campaigns"
                 try:
-                    try:
-                        await self._unless_stopped(self.client.get_organization(self.organization_id))
-                    except (ClassyNotFoundError, ClassyBadRequestError):  # not served (absent from the spec)
-                        await self._unless_stopped(self.client.get_page(campaigns, per_page=1))
+                    await self._unless_stopped(self.client.read_organization(self.organization_id))
                     self._organization_read = True
                 except (ClassyOrganizationAccessError, ClassyNotFoundError):
                     self._organization_read = False
@@ -341,7 +337,7 @@ class IntegrationSync:
             try:
                 await self._read_nulls(stream, floor)
             except ClassyBadRequestError as exc:  # refuses to sort by updated_at: fallback reads hold nulls
-                if exc.status_code != 400:
+                if not fallback.refuses_query(exc, cp):
                     raise
                 cp = await self._fall_back(stream, cp, exc)
         while True:

@@ -258,7 +258,7 @@ async def _every_id(host: ReconcileHost, path: str) -> set[int] | None:
             total = page.total if total is None else total
             served += len(page.data)
             for record in page.data:
-                if isinstance(value := record.get("id"), int) and not isinstance(value, bool):
+                if (value := _walk_id(record)) is not None:
                     ids.add(value)
                     identified += 1
             if page.is_last or not page.data:
