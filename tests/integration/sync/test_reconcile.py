@@ -211,21 +211,30 @@ async def test_reconcile_with_nothing_deleted_asks_one_count_per_list_and_writes
     assert {f.split(">=")[0] for f in lookback} == {"purchased_at", "refunded_at"}
 
 
+async def _switch(client: httpx.AsyncClient, sandbox: SandboxHandle) -> tuple[int, dict[str, Any]]:
+    """Connect organization A, disconnect, change one supporter of B, reconnect to B: (that supporter,
+    the switch's run, which brought only it)."""
+    org_a, org_b = sandbox.organization_ids[:2]
+    store = _store(sandbox)
+    await connect(client, sandbox, org_a)
+    first = await wait_for_run(client)
+    assert first["status"] == "succeeded"
+    await client.post("/api/v1/apps/classy/disconnect", headers=ADMIN)
+    recent = store.dump(org_b, "supporters")[0]["id"]
+    store.update(org_b, "supporters", recent, {"city": "Recent"})
+    await reconnect(client, sandbox, org_b)
+    switched = await wait_for_run(client, after_id=first["id"])
+    assert switched["status"] == "succeeded" and switched["streams"]["supporters"]["inserted"] == 1
+    return recent, switched
+
+
 async def test_full_mode_after_a_switch_brings_older_records_once(
     db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
 ) -> None:
-    org_a, org_b = sandbox.organization_ids[:2]
+    org_b = sandbox.organization_ids[1]
     store = _store(sandbox)
     async with service(sync_settings(database_url, sandbox)) as client:
-        await connect(client, sandbox, org_a)
-        first = await wait_for_run(client)
-        assert first["status"] == "succeeded"
-        await client.post("/api/v1/apps/classy/disconnect", headers=ADMIN)
-        recent = store.dump(org_b, "supporters")[0]["id"]
-        store.update(org_b, "supporters", recent, {"city": "Recent"})
-        await reconnect(client, sandbox, org_b)
-        switched = await wait_for_run(client, after_id=first["id"])
-        assert switched["status"] == "succeeded" and switched["streams"]["supporters"]["inserted"] == 1
+        recent, switched = await _switch(client, sandbox)
         full = await _sync(client, "full", switched["id"])
         assert full["streams"]["supporters"]["inserted"] == len(store.dump(org_b, "supporters")) - 1
         await assert_matches_sandbox(session, sandbox, org_b)
@@ -310,18 +319,9 @@ async def test_a_reconcile_after_a_switch_leaves_the_older_history_out(
     db: AsyncEngine, session: AsyncSession, database_url: str, sandbox: SandboxHandle
 ) -> None:
     """The id walk brings in records we lack, but never a switched organization's older history."""
-    org_a, org_b = sandbox.organization_ids[:2]
-    store = _store(sandbox)
+    org_b = sandbox.organization_ids[1]
     async with service(sync_settings(database_url, sandbox)) as client:
-        await connect(client, sandbox, org_a)
-        first = await wait_for_run(client)
-        assert first["status"] == "succeeded"
-        await client.post("/api/v1/apps/classy/disconnect", headers=ADMIN)
-        recent = store.dump(org_b, "supporters")[0]["id"]
-        store.update(org_b, "supporters", recent, {"city": "Recent"})
-        await reconnect(client, sandbox, org_b)
-        switched = await wait_for_run(client, after_id=first["id"])
-        assert switched["status"] == "succeeded" and switched["streams"]["supporters"]["inserted"] == 1
+        _, switched = await _switch(client, sandbox)
         run = await _sync(client, "reconcile", switched["id"])
         supporters = run["streams"]["supporters"]
         assert supporters["reconcile"]["walked"] and supporters["inserted"] == 0, supporters
